@@ -1,0 +1,2 @@
+from mepipe.cli import main
+main()

@@ -1,0 +1,208 @@
+"""A real face, animated: the demo data's frames.
+
+The face is `skimage.data.astronaut()` (public-domain NASA photo). Expressions are
+landmark-driven warps: each motion pushes named facial landmarks (measured once with
+mediapipe FaceMesh 0.10.21 on that photo) along a direction, with a Gaussian fall-off, so
+the generator knows exactly where and how far every pixel moved. Micro clips move a few
+pixels, macro clips many; the motion depends on the label, so a model can learn it.
+Subjects differ by scale, rotation, position, crop and brightness.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# FaceMesh landmarks of the astronaut photo, (x, y) in its 512x512 pixels. Image-left is
+# the subject's right side.
+LANDMARKS: dict[str, tuple[float, float]] = {
+    "eye_r": (203.5, 101.1),  # iris centre, mesh 468
+    "eye_l": (246.6, 103.5),  # iris centre, mesh 473
+    "nose_tip": (223.4, 130.0),  # 1
+    "mouth_r": (201.8, 139.2),  # 61
+    "mouth_l": (245.0, 141.0),  # 291
+    "upper_lip": (223.6, 140.5),  # 0
+    "lower_lip": (222.7, 154.6),  # 17
+    "chin": (221.3, 177.4),  # 152
+    "brow_inner_r": (215.9, 89.8),  # 107
+    "brow_inner_l": (235.8, 91.5),  # 336
+    "brow_mid_r": (198.8, 86.9),  # 105
+    "brow_mid_l": (253.0, 90.7),  # 334
+    "nose_wing_r": (209.5, 125.2),  # 48
+    "nose_wing_l": (238.3, 126.8),  # 278
+    "lid_lower_r": (203.4, 104.3),  # 145
+    "lid_lower_l": (246.6, 106.7),  # 374
+    "cheek_r": (194.9, 124.6),  # 205
+    "cheek_l": (253.2, 128.0),  # 425
+}
+INTEROCULAR = math.dist(LANDMARKS["eye_r"], LANDMARKS["eye_l"])  # ~43 px in the photo
+
+# Each motion: (landmark, direction (dx, dy) in units of the clip's amplitude). The names
+# follow the FACS action units they imitate.
+MOTIONS: dict[str, tuple[tuple[str, tuple[float, float]], ...]] = {
+    "brow_lower": (("brow_inner_r", (0.5, 0.85)), ("brow_inner_l", (-0.5, 0.85))),  # AU4
+    "brow_raise": tuple((p, (0.0, -1.0)) for p in ("brow_inner_r", "brow_inner_l", "brow_mid_r", "brow_mid_l")),
+    "smile": (("mouth_r", (-0.6, -0.8)), ("mouth_l", (0.6, -0.8)), ("cheek_r", (0, -0.5)), ("cheek_l", (0, -0.5))),
+    "jaw_drop": (("lower_lip", (0.0, 1.0)), ("chin", (0.0, 0.9))),  # AU26
+    "nose_wrinkle": (("upper_lip", (0.0, -0.8)), ("nose_wing_r", (0, -0.6)), ("nose_wing_l", (0, -0.6))),  # AU9/10
+    "lip_press": (("upper_lip", (0.0, 0.6)), ("lower_lip", (0.0, -0.8))),  # AU24
+    "lip_depress": (("mouth_r", (0.0, 1.0)), ("mouth_l", (0.0, 1.0))),  # AU15
+    "half_smile": (("mouth_l", (0.6, -0.8)),),  # R12/AU14
+    "lip_stretch": (("mouth_r", (-1.0, 0.1)), ("mouth_l", (1.0, 0.1))),  # AU20
+    "lid_tighten": (("lid_lower_r", (0.0, -0.7)), ("lid_lower_l", (0.0, -0.7))),  # AU7
+}
+
+# Which motions each emotion label shows in the demo data (all releases' vocabularies).
+EMOTION_MOTIONS: dict[str, tuple[str, ...]] = {
+    "happiness": ("smile",),
+    "positive": ("smile",),
+    "surprise": ("brow_raise", "jaw_drop"),
+    "anger": ("brow_lower", "lip_press"),
+    "negative": ("brow_lower",),
+    "disgust": ("nose_wrinkle", "brow_lower"),
+    "repression": ("lip_press",),
+    "sadness": ("lip_depress", "brow_lower"),
+    "fear": ("lip_stretch", "brow_raise"),
+    "contempt": ("half_smile",),
+    "others": ("lid_tighten",),
+}
+
+
+@functools.cache
+def astronaut() -> np.ndarray:
+    """The source photo, RGB uint8 512x512 (imported lazily: scikit-image is slow to load)."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@dataclass(frozen=True)
+class Look:
+    """How one demo subject differs from another: framing, pose and exposure."""
+
+    scale: float  # interocular distance as a fraction of the frame's shorter side
+    angle: float  # in-plane rotation, degrees
+    shift: tuple[float, float]  # face centre offset, fraction of frame size
+    brightness: float  # multiplicative gain
+    tint: tuple[float, float, float]  # per-channel gain, so subjects differ in colour
+
+    @classmethod
+    def for_subject(cls, index: int) -> Look:
+        """A distinct, reproducible look for subject number `index`."""
+        rng = np.random.default_rng(1000 + index)
+        return cls(
+            scale=float(rng.uniform(0.16, 0.22)),
+            angle=float(rng.uniform(-12, 12)),
+            shift=(float(rng.uniform(-0.06, 0.06)), float(rng.uniform(-0.05, 0.05))),
+            brightness=float(rng.uniform(0.75, 1.2)),
+            tint=tuple(float(v) for v in rng.uniform(0.85, 1.15, size=3)),
+        )
+
+
+def placement(look: Look, size: tuple[int, int]) -> np.ndarray:
+    """2x3 similarity matrix from photo pixels to frame pixels for this look and frame size."""
+    width, height = size
+    scale = look.scale * min(width, height) / INTEROCULAR
+    (xr, yr), (xl, yl) = LANDMARKS["eye_r"], LANDMARKS["eye_l"]
+    eyes_mid = np.array([(xr + xl) / 2, (yr + yl) / 2 + 0.5 * INTEROCULAR])  # face centre
+    target = np.array([width * (0.5 + look.shift[0]), height * (0.5 + look.shift[1])])
+    matrix = cv2.getRotationMatrix2D((float(eyes_mid[0]), float(eyes_mid[1])), look.angle, scale)
+    matrix[:, 2] += target - eyes_mid
+    return matrix
+
+
+@functools.cache
+def unit_field(motions: tuple[str, ...]) -> np.ndarray:
+    """Per-pixel displacement (dx, dy stacked last) of the photo for `motions` at amount 1.
+
+    The field is linear in the amount, so one is computed per motion set and scaled.
+    """
+    height, width = astronaut().shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    field = np.zeros((height, width, 2), np.float32)
+    sigma = 0.3 * INTEROCULAR
+    for motion in motions:
+        for name, (dx, dy) in MOTIONS[motion]:
+            px, py = LANDMARKS[name]
+            weight = np.exp(-((xs - px) ** 2 + (ys - py) ** 2) / (2 * sigma**2))
+            field[..., 0] += dx * weight
+            field[..., 1] += dy * weight
+    field.setflags(write=False)
+    return field
+
+
+def render_frame(
+    look: Look,
+    motions: tuple[str, ...],
+    amount: float,
+    size: tuple[int, int],
+    gray: bool = False,
+) -> np.ndarray:
+    """One frame of `size` (width, height): the face placed by `look`, warped by `motions`.
+
+    `amount` is the displacement of the moving landmarks in *frame* pixels.
+    """
+    src = astronaut()
+    matrix = placement(look, size)
+    scale = math.hypot(matrix[0, 0], matrix[0, 1])
+    width, height = size
+    # Frame pixel -> photo pixel, then undo the motion (backward warp, first order).
+    inverse = cv2.invertAffineTransform(matrix)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    map_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+    map_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    if amount:
+        field = unit_field(motions)
+        dx = cv2.remap(field[..., 0], map_x, map_y, cv2.INTER_LINEAR)
+        dy = cv2.remap(field[..., 1], map_x, map_y, cv2.INTER_LINEAR)
+        map_x, map_y = map_x - dx * (amount / scale), map_y - dy * (amount / scale)
+    frame = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    gain = look.brightness * np.array(look.tint, np.float32)
+    frame = np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    if gray:
+        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return frame
+
+
+def motion_curve(n_frames: int, apex_index: int, amplitude: float) -> list[float]:
+    """Displacement of each frame: 0 at the first and last frame, `amplitude` at the apex."""
+    amounts = []
+    last = n_frames - 1
+    for i in range(n_frames):
+        if i <= apex_index:
+            t = i / apex_index if apex_index else 1.0
+            amounts.append(amplitude * math.sin(math.pi / 2 * t))
+        else:
+            t = (i - apex_index) / (last - apex_index)
+            amounts.append(amplitude * math.cos(math.pi / 2 * t))
+    return amounts
+
+
+def render_clip(
+    look: Look,
+    label: str,
+    n_frames: int,
+    apex_index: int,
+    amplitude: float,
+    size: tuple[int, int],
+    gray: bool = False,
+) -> list[np.ndarray]:
+    """Frames of one clip: neutral at frame 0, the label's motion peaking at `apex_index`.
+
+    Sequences that end at the peak (CK+, Oulu) pass apex_index = n_frames - 1.
+    """
+    motions = EMOTION_MOTIONS[label]
+    return [render_frame(look, motions, a, size, gray) for a in motion_curve(n_frames, apex_index, amplitude)]
+
+
+def landmarks_in_frame(look: Look, size: tuple[int, int]) -> dict[str, tuple[float, float]]:
+    """Where each named landmark of the neutral face lies in a frame (ground truth for tests)."""
+    matrix = placement(look, size)
+    return {
+        name: (float(matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]), float(matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]))
+        for name, (x, y) in LANDMARKS.items()
+    }

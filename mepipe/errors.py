@@ -1,0 +1,25 @@
+"""One error type for bad input, so the CLI can print it plainly and exit non-zero.
+
+A researcher pointing mepipe at a hand-unpacked archive needs to know *which file* (and
+which row) is wrong and *what* is wrong, not a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MepipeError(Exception):
+    """Fatal problem with the user's input: names the file (and row) and what is wrong."""
+
+    def __init__(self, message: str, path: str | Path | None = None, row: int | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.row = row
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path + (f", row {self.row}" if self.row is not None else "") + ": "
+        return where + self.message
