@@ -1,0 +1,72 @@
+"""Decode frames of a clip, from image files or from a video, as RGB uint8 arrays.
+
+Face tools need three channels, so grayscale sources (SAMM, most of CK+) come back as
+three identical channels. Unreadable or truncated files raise MepipeError naming the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from mepipe.errors import MepipeError
+
+
+def read_image(path: str) -> np.ndarray:
+    """One image file as RGB uint8; grayscale is expanded to three channels.
+
+    Decoded with Pillow rather than OpenCV because OpenCV returns a half-grey picture for a
+    truncated JPEG with only a warning, and a truncated frame must reject its clip.
+    """
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError:
+        raise MepipeError("frame file is missing", path) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MepipeError(f"cannot decode image (unreadable or truncated: {exc})", path) from None
+
+
+def read_video_frames(video: str, numbers: Sequence[int]) -> dict[int, np.ndarray]:
+    """Frames of `video` by 1-based number, read sequentially (seeking is unreliable in AVI)."""
+    wanted = set(numbers)
+    found: dict[int, np.ndarray] = {}
+    capture = cv2.VideoCapture(video)
+    if not capture.isOpened():
+        raise MepipeError("cannot open video", video)
+    try:
+        number = 0
+        while len(found) < len(wanted):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            number += 1
+            if number in wanted:
+                found[number] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise MepipeError(f"video ends before frame {missing[0]} (has {number} frames)", video)
+    return found
+
+
+def read_frames(
+    numbers: Sequence[int],
+    frame_numbers: Sequence[int],
+    frame_paths: Sequence[str],
+    video: str | None = None,
+) -> list[np.ndarray]:
+    """Frames `numbers` of one clip, given its manifest columns (frame_numbers/paths, video)."""
+    if video:
+        by_number = read_video_frames(video, numbers)
+        return [by_number[n] for n in numbers]
+    index = {n: p for n, p in zip(frame_numbers, frame_paths, strict=True)}
+    try:
+        return [read_image(index[n]) for n in numbers]
+    except KeyError as exc:
+        raise MepipeError(f"frame {exc.args[0]} is not among the clip's frames on disk") from None
