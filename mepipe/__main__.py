@@ -1,2 +1,3 @@
 from mepipe.cli import main
+
 main()

@@ -51,7 +51,9 @@ class Adapter(ABC):
         if not self.root.is_dir():
             raise MepipeError("release folder does not exist or is not a folder", self.root)
         if not any(self.root.iterdir()):
-            raise MepipeError(f"release folder is empty (expected a {self.title} release)", self.root)
+            raise MepipeError(
+                f"release folder is empty (expected a {self.title} release)", self.root
+            )
 
     @classmethod
     @abstractmethod

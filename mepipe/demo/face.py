@@ -45,10 +45,21 @@ INTEROCULAR = math.dist(LANDMARKS["eye_r"], LANDMARKS["eye_l"])  # ~43 px in the
 # follow the FACS action units they imitate.
 MOTIONS: dict[str, tuple[tuple[str, tuple[float, float]], ...]] = {
     "brow_lower": (("brow_inner_r", (0.5, 0.85)), ("brow_inner_l", (-0.5, 0.85))),  # AU4
-    "brow_raise": tuple((p, (0.0, -1.0)) for p in ("brow_inner_r", "brow_inner_l", "brow_mid_r", "brow_mid_l")),
-    "smile": (("mouth_r", (-0.6, -0.8)), ("mouth_l", (0.6, -0.8)), ("cheek_r", (0, -0.5)), ("cheek_l", (0, -0.5))),
+    "brow_raise": tuple(
+        (p, (0.0, -1.0)) for p in ("brow_inner_r", "brow_inner_l", "brow_mid_r", "brow_mid_l")
+    ),
+    "smile": (
+        ("mouth_r", (-0.6, -0.8)),
+        ("mouth_l", (0.6, -0.8)),
+        ("cheek_r", (0, -0.5)),
+        ("cheek_l", (0, -0.5)),
+    ),
     "jaw_drop": (("lower_lip", (0.0, 1.0)), ("chin", (0.0, 0.9))),  # AU26
-    "nose_wrinkle": (("upper_lip", (0.0, -0.8)), ("nose_wing_r", (0, -0.6)), ("nose_wing_l", (0, -0.6))),  # AU9/10
+    "nose_wrinkle": (
+        ("upper_lip", (0.0, -0.8)),
+        ("nose_wing_r", (0, -0.6)),
+        ("nose_wing_l", (0, -0.6)),
+    ),  # AU9/10
     "lip_press": (("upper_lip", (0.0, 0.6)), ("lower_lip", (0.0, -0.8))),  # AU24
     "lip_depress": (("mouth_r", (0.0, 1.0)), ("mouth_l", (0.0, 1.0))),  # AU15
     "half_smile": (("mouth_l", (0.6, -0.8)),),  # R12/AU14
@@ -196,13 +207,19 @@ def render_clip(
     Sequences that end at the peak (CK+, Oulu) pass apex_index = n_frames - 1.
     """
     motions = EMOTION_MOTIONS[label]
-    return [render_frame(look, motions, a, size, gray) for a in motion_curve(n_frames, apex_index, amplitude)]
+    return [
+        render_frame(look, motions, a, size, gray)
+        for a in motion_curve(n_frames, apex_index, amplitude)
+    ]
 
 
 def landmarks_in_frame(look: Look, size: tuple[int, int]) -> dict[str, tuple[float, float]]:
     """Where each named landmark of the neutral face lies in a frame (ground truth for tests)."""
     matrix = placement(look, size)
     return {
-        name: (float(matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]), float(matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]))
+        name: (
+            float(matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2]),
+            float(matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2]),
+        )
         for name, (x, y) in LANDMARKS.items()
     }
