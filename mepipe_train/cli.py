@@ -1,8 +1,145 @@
-"""Placeholder: `mepipe-train` is being built."""
+"""`mepipe-train` command line: every TrainConfig field is an option (its help line comes
+from the field), `--config FILE` starts from a saved configuration, and options given on
+the command line override it."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from mepipe.errors import MepipeError
+from mepipe_train.config import TrainConfig, load_config
+
+_TYPES = {"int": int, "float": float, "str": str, "tuple[str, ...]": str}
 
 
-@click.group()
+class _Group(click.Group):
+    """Prints MepipeError as `Error: <file>, row N: <what>` and exits 1, no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MepipeError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(1)
+
+
+def config_options(command):
+    """Add one option per TrainConfig field, plus --config, to a click command."""
+    for fld in reversed(dataclasses.fields(TrainConfig)):
+        flag = fld.name.replace("_", "-")
+        default = fld.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        help_text = f"{fld.metadata['help']} [default: {shown!s}]"
+        if fld.type == "bool":
+            option = click.option(f"--{flag}/--no-{flag}", fld.name, default=None, help=help_text)
+        else:
+            option = click.option(
+                f"--{flag}", fld.name, type=_TYPES[fld.type], default=None, help=help_text
+            )
+        command = option(command)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=True),
+        default=None,
+        help="start from a saved configuration (RUN/config.json or RUN); other options override it",
+    )(command)
+
+
+def make_config(config_file: str | None, options: dict[str, Any]) -> TrainConfig:
+    base = load_config(config_file).to_dict() if config_file else {}
+    given = {k: v for k, v in options.items() if v is not None}
+    return TrainConfig(**{**base, **given})
+
+
+def print_metrics(metrics: dict) -> None:
+    table = Table(title=f"LOSO, protocol {metrics['protocol']}, folds {metrics['folds']}")
+    for column in ("part", "clips", "Acc", "F1", "UF1", "UAR"):
+        table.add_column(column, justify="left" if column == "part" else "right")
+    for part, s in metrics["scores"].items():
+        table.add_row(
+            part, str(s["samples"]), *(f"{s[k]:.3f}" for k in ("acc", "f1", "uf1", "uar"))
+        )
+    Console().print(table)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="mepipe")
 def main() -> None:
-    """Not built yet."""
+    """Train EIDNet/MTMNet (Xia et al., ACM MM 2020) under LOSO from mepipe shards."""
+
+
+@main.command("loso")
+@config_options
+def loso_command(config_file: str | None, **options: Any) -> None:
+    """Both phases for each fold (MacroNet trained once), then pooled metrics.
+
+    Rerunning with the same RUN resumes from the last checkpoint.
+    """
+    from mepipe_train.loso import run_loso
+
+    metrics = run_loso(make_config(config_file, options))
+    if metrics is not None:
+        print_metrics(metrics)
+
+
+@main.command("eidnet")
+@click.option("--role", type=click.Choice(["micro", "macro"]), required=True,
+              help="macro: MacroNet on the macro clips (once per RUN); micro: MicroNet on the "
+              "training side of each fold of --folds")  # fmt: skip
+@config_options
+def eidnet_command(role: str, config_file: str | None, **options: Any) -> None:
+    """Phase 1 alone: pretrain MacroNet or the folds' MicroNets with L_EID."""
+    from mepipe_train import stages
+
+    stages.pretrain(make_config(config_file, options), role)
+
+
+@main.command("mtmnet")
+@config_options
+def mtmnet_command(config_file: str | None, **options: Any) -> None:
+    """Phase 2 alone: fine-tune each fold's MicroNet under MacroNet, predict the held-out clips.
+
+    Needs the phase-1 results in RUN (`mepipe-train eidnet`), unless --no-eid.
+    """
+    from mepipe_train import stages
+
+    stages.finetune(make_config(config_file, options))
+
+
+@main.command("evaluate")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+def evaluate_command(run: str) -> None:
+    """Pool RUN's fold predictions: predictions.parquet, metrics.json, confusion.png, log.csv."""
+    from mepipe_train.loso import evaluate
+
+    print_metrics(evaluate(run))
+
+
+@main.command("synthetic")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="data dir to write")
+@click.option("--size", default=32, show_default=True, help="image size in pixels")
+@click.option("--subjects", default=2, show_default=True, help="subjects per database")
+@click.option("--clips", default=3, show_default=True, help="clips per subject")
+def synthetic_command(out: str, size: int, subjects: int, clips: int) -> None:
+    """Write a small rendered data dir (casme2, smic, ckplus) with shards and split.parquet."""
+    from mepipe_train.synthetic import SyntheticSpec, build
+
+    spec = SyntheticSpec(
+        micro={"casme2": subjects, "smic": subjects},
+        macro={"ckplus": subjects},
+        clips_per_subject=clips,
+        size=size,
+    )
+    click.echo(build(Path(out), spec))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Every option of a training run, with the defaults of shared/METHOD.md (Xia et al. 2020).
+
+One dataclass holds the whole configuration, so that a run is described by one JSON file
+(`RUN/config.json`) that `--config` reads back, and the command line is generated from the
+fields (each field's `help` metadata is its `--help` line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mepipe.atomic import write_json
+from mepipe.errors import MepipeError
+
+LOSS_NAMES = ("cls", "tri", "adv", "lir")
+BACKBONES = ("resnet18", "resnet34")
+DEVICES = ("auto", "cpu", "cuda")
+CONFIG_FILE = "config.json"
+
+# Fields that describe where and how fast a run executes, not what it computes: a resumed
+# run (or a fold fanned out to another machine) may change them freely.
+RUNTIME_FIELDS = frozenset({"folds", "device", "workers", "out", "data", "split"})
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class TrainConfig:
+    """The complete description of an EIDNet/MTMNet run (METHOD.md defaults)."""
+
+    # Data
+    data: str = _opt("", "data dir made by `mepipe ingest` (<data>/<db>/manifest.parquet, shards/)")
+    out: str = _opt("", "run directory: config, checkpoints, logs, predictions, metrics, PNGs")
+    protocol: str = _opt("cde", "label scheme of manifests/schemes/ (label_<protocol> column)")
+    macro: tuple[str, ...] = _opt(
+        ("ckplus",), "macro database(s) guiding MicroNet, comma-separated"
+    )
+    split: str = _opt("", "split parquet (docs/splits.md); empty: mepipe.split.loso_split")
+    folds: str = _opt("", "folds to run, e.g. '0,5-9' (empty: all); lets a scheduler fan out")
+    # Method
+    losses: tuple[str, ...] = _opt(
+        LOSS_NAMES, "MTMNet losses, any subset of cls,tri,adv,lir with cls"
+    )
+    eid: bool = _opt(True, "pretrain MicroNet/MacroNet with L_EID (--no-eid skips it)")
+    lambda_rec: float = _opt(0.1, "EIDNet weight λ11 of L_rec")
+    lambda_sim: float = _opt(0.1, "EIDNet weight λ12 of L_sim")
+    lambda_id: float = _opt(0.1, "EIDNet weight λ13 of the adversarial identity loss L_s")
+    lambda_tri: float = _opt(1e-3, "MTMNet weight λ21 of L_tri")
+    lambda_adv: float = _opt(1e-3, "MTMNet weight λ22 of L_adv")
+    lambda_lir: float = _opt(1e-3, "MTMNet weight λ23 of L_LIR")
+    eid_lr_encoder: float = _opt(1e-4, "EIDNet encoder learning rate")
+    eid_lr_classifier: float = _opt(1e-4, "EIDNet expression and identity classifier learning rate")
+    eid_lr_decoder: float = _opt(1e-5, "EIDNet decoder learning rate")
+    mtm_lr_encoder: float = _opt(1e-5, "MTMNet MicroNet encoder learning rate")
+    mtm_lr_discriminator: float = _opt(1e-5, "MTMNet discriminator learning rate")
+    mtm_lr_classifier: float = _opt(1e-5, "MTMNet expression classifier learning rate")
+    epochs: int = _opt(20, "MTMNet epochs per fold (fixed: never chosen by a held-out score)")
+    eid_epochs: int = _opt(20, "EIDNet pretraining epochs (MicroNet per fold, MacroNet once)")
+    max_steps: int = _opt(0, "cap on steps per epoch (0: a full pass); for smoke runs")
+    batch_size: int = _opt(32, "samples per step (per process under torchrun)")
+    margin: float = _opt(1.0, "triplet margin m on L2-normalised expression embeddings")
+    expr_dim: int = _opt(256, "expression embedding size")
+    id_dim: int = _opt(256, "identity embedding size")
+    image_size: int = _opt(224, "input size in pixels (a multiple of 32)")
+    backbone: str = _opt("resnet18", "encoder trunk: resnet18 or resnet34")
+    weights: str = _opt(
+        "imagenet", "backbone init: imagenet (torchvision cache), a .pth PATH, or none"
+    )
+    seed: int = _opt(0, "random seed; the same seed gives the same metrics on CPU")
+    # Execution
+    device: str = _opt("auto", "auto, cpu or cuda (cuda: bf16 autocast and channels_last)")
+    workers: int = _opt(2, "DataLoader worker processes per training process")
+
+    def __post_init__(self) -> None:
+        self.macro = _as_tuple(self.macro)
+        self.losses = _as_tuple(self.losses)
+        self.validate()
+
+    def validate(self) -> None:
+        """Reject option combinations that cannot run, naming the option."""
+        unknown = set(self.losses) - set(LOSS_NAMES)
+        if unknown or "cls" not in self.losses:
+            raise MepipeError(
+                f"--losses must be a subset of {','.join(LOSS_NAMES)} containing cls, "
+                f"got {','.join(self.losses)}"
+            )
+        if self.backbone not in BACKBONES:
+            raise MepipeError(f"--backbone must be one of {', '.join(BACKBONES)}")
+        if self.device not in DEVICES:
+            raise MepipeError(f"--device must be one of {', '.join(DEVICES)}")
+        if self.image_size <= 0 or self.image_size % 32:
+            raise MepipeError(
+                f"--image-size must be a positive multiple of 32, got {self.image_size}"
+            )
+        for name in ("epochs", "eid_epochs", "batch_size", "expr_dim", "id_dim"):
+            if getattr(self, name) <= 0:
+                raise MepipeError(f"--{name.replace('_', '-')} must be positive")
+        if self.max_steps < 0 or self.workers < 0:
+            raise MepipeError("--max-steps and --workers must not be negative")
+
+    def uses(self, loss: str) -> bool:
+        return loss in self.losses
+
+    @property
+    def needs_macronet(self) -> bool:
+        """MacroNet only guides tri/adv/lir; a cls-only run never touches macro data."""
+        return any(loss in self.losses for loss in ("tri", "adv", "lir"))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["macro"] = list(self.macro)
+        data["losses"] = list(self.losses)
+        return data
+
+    def save(self, run_dir: str | Path) -> Path:
+        path = Path(run_dir) / CONFIG_FILE
+        write_json(path, self.to_dict())
+        return path
+
+    def same_method(self, other: TrainConfig) -> list[str]:
+        """Fields (other than runtime ones) where the two configurations differ."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [k for k in mine if k not in RUNTIME_FIELDS and mine[k] != theirs[k]]
+
+    def fold_numbers(self, available: list[int]) -> list[int]:
+        """The folds `--folds` names (all when empty), checked against those that exist."""
+        if not self.folds:
+            return list(available)
+        wanted: list[int] = []
+        for part in self.folds.split(","):
+            part = part.strip()
+            try:
+                if "-" in part:
+                    low, high = (int(v) for v in part.split("-", 1))
+                    wanted.extend(range(low, high + 1))
+                elif part:
+                    wanted.append(int(part))
+            except ValueError:
+                raise MepipeError(f"--folds: cannot read '{part}' (use e.g. 0,5-9)") from None
+        missing = sorted(set(wanted) - set(available))
+        if missing:
+            raise MepipeError(f"--folds names folds {missing} but the split has {len(available)}")
+        return sorted(set(wanted))
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(value)
+
+
+def field_help() -> dict[str, str]:
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a config written by a run (RUN/config.json, or RUN itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MepipeError("configuration file not found", path) from None
+    except json.JSONDecodeError as exc:
+        raise MepipeError(f"not valid JSON: {exc}", path) from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise MepipeError(f"unknown option(s) {', '.join(unknown)}", path)
+    return TrainConfig(**data)

@@ -1,0 +1,374 @@
+"""From a split table and shards to training batches: folds, the clip pool, pairs and triplets.
+
+How data flows (docs/training.md, Data):
+1. The split table (docs/splits.md) says, per fold, which clip keys train and which test.
+2. Each manifest (docs/manifest.md) says which shard holds each key.
+3. `load_pool` streams those shards with WebDataset (no unpacking to folders) and keeps the
+   encoded JPEG bytes of the wanted keys only. Shards are split by node and by DataLoader
+   worker, empty splits are allowed (fewer shards than workers never hangs), and under
+   torchrun the ranks then exchange what they read, so each rank holds the whole pool:
+   the triplet sampler needs random access to any training clip.
+4. Pair / triplet / test datasets decode on the fly in DataLoader workers. Every random
+   choice is seeded by (seed, epoch, index), so results do not depend on worker count and a
+   resumed epoch draws exactly what the interrupted one would have drawn.
+
+Leak-freedom is structural: a fold's pool holds only its training keys (micro training
+subjects + macro), so nothing of the held-out subject can reach a training batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import webdataset as wds
+from torch.utils.data import DataLoader, Dataset
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2 import functional as TF
+
+from mepipe.errors import MepipeError
+
+SPLIT_COLUMNS = ("fold", "held_out", "key", "database", "subject", "domain", "role", "label_index")
+EXPRESSION_MEMBERS = tuple(f"e{i}" for i in range(5))
+IMAGE_EXTS = ("jpg", "png")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One clip as training sees it."""
+
+    key: str
+    database: str
+    subject: str
+    domain: str  # micro | macro
+    label: int
+
+
+@dataclass
+class Fold:
+    """One LOSO fold: micro training clips, held-out test clips, macro clips (train only)."""
+
+    number: int
+    held_out: str
+    train: list[Item]
+    test: list[Item]
+    macro: list[Item]
+
+    @property
+    def train_subjects(self) -> list[str]:
+        """`database/subject` ids of the training side, D_s's classes (sorted, stable)."""
+        return sorted({f"{i.database}/{i.subject}" for i in self.train})
+
+
+def read_split(path: str | Path) -> pd.DataFrame:
+    """A split parquet (docs/splits.md), checked for the columns training needs."""
+    path = Path(path)
+    try:
+        table = pd.read_parquet(path)
+    except FileNotFoundError:
+        raise MepipeError("split file not found", path) from None
+    except Exception as exc:
+        raise MepipeError(f"cannot read split parquet ({exc})", path) from None
+    return check_split(table, str(path))
+
+
+def check_split(table: pd.DataFrame, where: str = "split table") -> pd.DataFrame:
+    missing = [c for c in SPLIT_COLUMNS if c not in table.columns]
+    if missing:
+        raise MepipeError(f"split table lacks column(s) {', '.join(missing)}", where)
+    bad = table[~table["role"].isin(["train", "test"])]
+    if len(bad):
+        raise MepipeError(
+            f"role must be train or test, got '{bad['role'].iloc[0]}'", where, int(bad.index[0])
+        )
+    leak = table[
+        (table["role"] == "train")
+        & (table["held_out"] == table["database"] + "/" + table["subject"])
+    ]
+    if len(leak):
+        raise MepipeError(
+            f"the held-out subject's clip {leak['key'].iloc[0]} is on the training side",
+            where,
+            int(leak.index[0]),
+        )
+    return table
+
+
+def folds_from_split(table: pd.DataFrame) -> list[Fold]:
+    """One Fold per fold number of a split table."""
+    folds = []
+    for number, rows in sorted(table.groupby("fold")):
+        items = {
+            role: [
+                Item(r.key, r.database, str(r.subject), r.domain, int(r.label_index))
+                for r in part.itertuples()
+            ]
+            for role, part in rows.groupby("role")
+        }
+        train = items.get("train", [])
+        folds.append(
+            Fold(
+                number=int(number),
+                held_out=str(rows["held_out"].iloc[0]),
+                train=[i for i in train if i.domain == "micro"],
+                test=items.get("test", []),
+                macro=[i for i in train if i.domain == "macro"],
+            )
+        )
+    return folds
+
+
+def shard_locations(data_dir: str | Path, databases: Iterable[str]) -> dict[str, Path]:
+    """key -> shard file, from each database's manifest (status != rejected, shard set)."""
+    where: dict[str, Path] = {}
+    for database in sorted(set(databases)):
+        manifest = Path(data_dir) / database / "manifest.parquet"
+        try:
+            table = pd.read_parquet(manifest, columns=["key", "status", "shard"])
+        except FileNotFoundError:
+            raise MepipeError("manifest not found (run `mepipe ingest` first)", manifest) from None
+        except Exception as exc:
+            raise MepipeError(f"cannot read manifest ({exc})", manifest) from None
+        usable = table[(table["status"] != "rejected") & table["shard"].notna()]
+        for key, shard in zip(usable["key"], usable["shard"], strict=True):
+            where[key] = manifest.parent / shard
+    return where
+
+
+@dataclass
+class ClipBytes:
+    """A clip's encoded images as stored in its shard sample."""
+
+    neutral: bytes
+    expressions: tuple[bytes, ...]
+
+
+class _KeyFilter:
+    """Picklable `select` predicate (DataLoader workers may be spawned)."""
+
+    def __init__(self, keys: frozenset[str]):
+        self.keys = keys
+
+    def __call__(self, sample: dict) -> bool:
+        return sample["__key__"] in self.keys
+
+
+def _member(sample: dict, name: str, url: str) -> bytes:
+    for ext in IMAGE_EXTS:
+        if f"{name}.{ext}" in sample:
+            return sample[f"{name}.{ext}"]
+    raise MepipeError(f"sample {sample['__key__']} has no member {name}.jpg/.png", url)
+
+
+def _to_clip(sample: dict) -> tuple[str, ClipBytes]:
+    url = sample.get("__url__", "shard")
+    return sample["__key__"], ClipBytes(
+        neutral=_member(sample, "neutral", url),
+        expressions=tuple(_member(sample, m, url) for m in EXPRESSION_MEMBERS),
+    )
+
+
+def load_pool(
+    keys: Iterable[str], shard_of: dict[str, Path], workers: int = 0
+) -> dict[str, ClipBytes]:
+    """Stream the shards holding `keys` and keep those samples' encoded images.
+
+    Shards are split by node (torchrun rank) and by DataLoader worker; a worker or rank
+    without a shard reads nothing (`empty_check=False`) instead of waiting or failing.
+    Under torchrun the ranks then exchange their parts, so every rank returns the whole pool.
+    """
+    wanted = frozenset(keys)
+    missing = sorted(k for k in wanted if k not in shard_of)
+    if missing:
+        raise MepipeError(
+            f"clip {missing[0]} (and {len(missing) - 1} more) has no shard in its manifest"
+        )
+    urls = sorted({str(shard_of[k]) for k in wanted})
+    for url in urls:
+        if not Path(url).exists():
+            raise MepipeError("shard listed in the manifest is missing", url)
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    dataset = (
+        wds.WebDataset(
+            urls,
+            shardshuffle=False,
+            nodesplitter=wds.split_by_node if distributed else None,
+            workersplitter=wds.split_by_worker,
+            empty_check=False,
+        )
+        .select(_KeyFilter(wanted))
+        .map(_to_clip)
+    )
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
+    pool = dict(loader)
+    if distributed:
+        parts: list[dict[str, ClipBytes] | None] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(parts, pool)
+        pool = {k: v for part in parts if part for k, v in part.items()}
+    absent = sorted(wanted - pool.keys())
+    if absent:
+        raise MepipeError(
+            f"sample {absent[0]} is not in its shard (and {len(absent) - 1} more)",
+            shard_of[absent[0]],
+        )
+    return pool
+
+
+def decode(data: bytes, size: int) -> torch.Tensor:
+    """Encoded image -> float RGB tensor (3, size, size) in [0, 1]."""
+    image = decode_image(
+        torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB
+    )
+    if image.shape[-2:] != (size, size):
+        image = TF.resize(image, [size, size], antialias=True)
+    return image.float().div_(255)
+
+
+def _rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, epoch, index])
+
+
+class PairDataset(Dataset):
+    """EIDNet pairs: (neutral, one of the five expression frames) of one clip, and its labels."""
+
+    def __init__(
+        self,
+        pool: dict[str, ClipBytes],
+        items: Sequence[Item],
+        subject_index: dict[str, int],
+        size: int,
+        seed: int,
+    ):
+        self.pool, self.items, self.subject_index = pool, list(items), subject_index
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.items[index]
+        clip = self.pool[item.key]
+        frame = int(_rng(self.seed, self.epoch, index).integers(5))
+        return {
+            "key": item.key,
+            "neutral": decode(clip.neutral, self.size),
+            "expression": decode(clip.expressions[frame], self.size),
+            "label": item.label,
+            "subject": self.subject_index[f"{item.database}/{item.subject}"],
+        }
+
+
+class TripletDataset(Dataset):
+    """MTMNet triplets (METHOD.md, Open points): each micro training clip is an anchor once
+    per epoch; the positive is a macro clip of the same label, the negative a micro clip of
+    another label, both drawn uniformly from the fold's training side only.
+
+    Where no positive (or negative) exists, `has_pos` (`has_neg`) is 0 and the anchor stands
+    in; the losses that need it skip that row.
+    """
+
+    def __init__(
+        self,
+        micro: dict[str, ClipBytes],
+        macro: dict[str, ClipBytes],
+        anchors: Sequence[Item],
+        macro_items: Sequence[Item],
+        size: int,
+        seed: int,
+        with_positive: bool = True,
+        with_negative: bool = True,
+    ):
+        self.micro, self.macro = micro, macro
+        self.anchors, self.macro_items = list(anchors), list(macro_items)
+        self.size, self.seed, self.epoch = size, seed, 0
+        self.with_positive, self.with_negative = with_positive, with_negative
+        self.macro_by_label: dict[int, list[Item]] = {}
+        for item in self.macro_items:
+            self.macro_by_label.setdefault(item.label, []).append(item)
+        labels = {item.label for item in self.anchors}
+        self.negatives_for = {
+            label: [i for i in self.anchors if i.label != label] for label in labels
+        }
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.anchors)
+
+    def __getitem__(self, index: int) -> dict:
+        anchor = self.anchors[index]
+        rng = _rng(self.seed, self.epoch, index)
+        positives = self.macro_by_label.get(anchor.label, []) if self.with_positive else []
+        negatives = self.negatives_for[anchor.label] if self.with_negative else []
+        pos = positives[rng.integers(len(positives))] if positives else None
+        neg = negatives[rng.integers(len(negatives))] if negatives else None
+        frames = rng.integers(5, size=3)
+        pos_bytes = self.macro[pos.key].expressions[frames[1]] if pos else None
+        neg_bytes = self.micro[neg.key].expressions[frames[2]] if neg else None
+        anchor_bytes = self.micro[anchor.key].expressions[frames[0]]
+        anchor_image = decode(anchor_bytes, self.size)
+        return {
+            "key": anchor.key,
+            "pos_key": pos.key if pos else "",
+            "neg_key": neg.key if neg else "",
+            "anchor": anchor_image,
+            "positive": decode(pos_bytes, self.size) if pos_bytes else anchor_image,
+            "negative": decode(neg_bytes, self.size) if neg_bytes else anchor_image,
+            "label": anchor.label,
+            "has_pos": pos is not None,
+            "has_neg": neg is not None,
+        }
+
+
+class ClipFramesDataset(Dataset):
+    """Test time: all five expression frames of a clip (predictions average over them)."""
+
+    def __init__(self, pool: dict[str, ClipBytes], items: Sequence[Item], size: int):
+        self.pool, self.items, self.size = pool, list(items), size
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.items[index]
+        clip = self.pool[item.key]
+        return {
+            "key": item.key,
+            "frames": torch.stack([decode(b, self.size) for b in clip.expressions]),
+            "neutral": decode(clip.neutral, self.size),
+            "label": item.label,
+        }
+
+
+def epoch_order(
+    n: int, seed: int, epoch: int, rank: int = 0, world: int = 1, limit: int = 0
+) -> list[int]:
+    """This rank's sample indices for one epoch: a seeded shuffle, padded so every rank gets
+    the same number (DDP needs equal step counts), cut to `limit` samples when set."""
+    if n == 0:
+        return []
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=generator).tolist()
+    per_rank = -(-n // world)
+    order = (order * (per_rank * world // n + 1))[: per_rank * world]
+    mine = order[rank::world]
+    return mine[:limit] if limit else mine
+
+
+def loader(dataset: Dataset, indices: list[int], batch_size: int, workers: int) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=indices,
+        num_workers=workers,
+        persistent_workers=False,
+        drop_last=False,
+    )

@@ -1,0 +1,251 @@
+"""Leave-one-subject-out: MacroNet once, then per fold MicroNet (phase 1) and MTMNet (phase 2),
+then pooled predictions and metrics.
+
+RUN layout (docs/training.md):
+    config.json                      the full configuration (`--config` reads it back)
+    macronet.pt / .ckpt / -log.csv   MacroNet, trained once, shared by all folds
+    fold-NNN/micronet.pt ...         MicroNet pretrained on that fold's training subjects
+    fold-NNN/mtmnet.pt ...           the fine-tuned MicroNet and discriminator
+    fold-NNN/predictions.parquet     the held-out clips' predictions (fold done)
+    fold-NNN/reconstruction.png      MicroNet's reconstructions of held-out clips (Figure 3)
+    predictions.parquet, metrics.json, confusion.png, reconstruction.png, log.csv
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from mepipe.atomic import write_bytes, write_json, write_parquet
+from mepipe.errors import MepipeError
+from mepipe.protocols import load_scheme
+from mepipe_train import report
+from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
+from mepipe_train.data import (
+    Fold,
+    check_split,
+    folds_from_split,
+    load_pool,
+    read_split,
+    shard_locations,
+)
+from mepipe_train.eidnet import build, phase_seed, train_eidnet
+from mepipe_train.metrics import confusion, metrics_by_database
+from mepipe_train.models import EIDNet
+from mepipe_train.mtmnet import predict, train_mtmnet
+from mepipe_train.phase import rows_to_csv
+from mepipe_train.runtime import BatchHook, Runtime, progress_bars, start, stop
+
+PREDICTIONS = "predictions.parquet"
+METRICS = "metrics.json"
+
+
+def fold_dir(run: Path, fold: int) -> Path:
+    return run / f"fold-{fold:03d}"
+
+
+@dataclass
+class Plan:
+    """What a run works on: its folds, classes and where each clip's shard is."""
+
+    folds: dict[int, Fold]
+    classes: tuple[str, ...]
+    shard_of: dict[str, Path]
+
+    @property
+    def macro_items(self):
+        # Macro clips are on the training side of every fold; take them from any fold.
+        return next(iter(self.folds.values())).macro if self.folds else []
+
+
+def make_plan(config: TrainConfig) -> Plan:
+    if config.split:
+        table = read_split(config.split)
+    else:
+        from mepipe.split import loso_split  # built in parallel (docs/splits.md)
+
+        table = check_split(loso_split(config.data, config.protocol, macro=config.macro))
+    if not config.data:
+        raise MepipeError("--data is required (the data dir of `mepipe ingest`)")
+    macro_dbs = set(table.loc[table["domain"] == "macro", "database"])
+    unknown = macro_dbs - set(config.macro)
+    if unknown:  # the split was made with other macro databases: keep only those asked for
+        table = table[~table["database"].isin(unknown)]
+    folds = {f.number: f for f in folds_from_split(table)}
+    if not folds:
+        raise MepipeError("the split table has no folds", config.split or config.data)
+    return Plan(
+        folds, load_scheme(config.protocol).classes, shard_locations(config.data, table["database"])
+    )
+
+
+def prepare_run(config: TrainConfig, runtime: Runtime) -> Path:
+    """Create RUN and save the config; a rerun must describe the same method (resume)."""
+    run = Path(config.out)
+    if not config.out:
+        raise MepipeError("--out RUN is required")
+    saved = run / CONFIG_FILE
+    if saved.exists():
+        differs = load_config(saved).same_method(config)
+        if differs:
+            raise MepipeError(
+                f"RUN already holds a run with other {', '.join(differs)}; "
+                "resume it with --config RUN/config.json or choose another --out",
+                saved,
+            )
+    if runtime.main:
+        config.save(run)
+    runtime.barrier()
+    return run
+
+
+def train_macronet(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> EIDNet:
+    items = plan.macro_items
+    if not items:
+        raise MepipeError(
+            "losses tri/adv/lir need macro clips, and the split has none "
+            "(make the split with --macro, or run --losses cls)",
+            config.split or config.data,
+        )
+    pool = load_pool([i.key for i in items], plan.shard_of, config.workers)
+    return train_eidnet(
+        config, runtime, items, pool, len(plan.classes), run, "macronet", "macronet",
+        phase_seed(config.seed, -1, "macronet"), with_eid=config.eid,
+    )  # fmt: skip
+
+
+def run_fold(
+    config: TrainConfig,
+    runtime: Runtime,
+    plan: Plan,
+    run: Path,
+    number: int,
+    macronet: EIDNet | None,
+    macro_pool: dict,
+) -> None:
+    """Both phases of one fold, then its predictions (skipped when already done)."""
+    fold = plan.folds[number]
+    folder = fold_dir(run, number)
+    if (folder / PREDICTIONS).exists():
+        return
+    if not fold.train:
+        raise MepipeError(f"fold {number} has no training clips", config.split or config.data)
+    pool = load_pool([i.key for i in fold.train + fold.test], plan.shard_of, config.workers)
+    train_pool = {i.key: pool[i.key] for i in fold.train}  # the held-out subject is not in it
+    test_pool = {i.key: pool[i.key] for i in fold.test}
+    n_classes = len(plan.classes)
+    seed = phase_seed(config.seed, number, "micronet")
+    if config.eid:
+        micronet = train_eidnet(
+            config, runtime, fold.train, train_pool, n_classes, folder, "micronet",
+            f"fold {number} micronet", seed,
+        )  # fmt: skip
+        if runtime.main:
+            draw_reconstructions(micronet, runtime, fold, test_pool, config, folder)
+    else:
+        torch.manual_seed(seed)
+        micronet = runtime.place(build(config, n_classes, len(fold.train_subjects)))
+    micro = train_mtmnet(
+        config, runtime, micronet, macronet, fold.train, plan.macro_items, train_pool, macro_pool,
+        folder, f"fold {number} mtmnet", phase_seed(config.seed, number, "mtmnet"),
+    )  # fmt: skip
+    if runtime.main:
+        table = predict(micro, runtime, fold.test, test_pool, config, number, plan.classes)
+        write_parquet(folder / PREDICTIONS, table)
+    runtime.barrier()
+
+
+@torch.no_grad()
+def draw_reconstructions(
+    net: EIDNet, runtime: Runtime, fold: Fold, pool: dict, config: TrainConfig, folder: Path
+) -> None:
+    """Figure 3 for this fold: held-out clips' apex frames and their reconstructions."""
+    from mepipe_train.data import decode
+
+    items = fold.test[:4]
+    if not items:
+        return
+    neutral = torch.stack([decode(pool[i.key].neutral, config.image_size) for i in items])
+    apex = torch.stack([decode(pool[i.key].expressions[2], config.image_size) for i in items])
+    net.eval()
+    with runtime.autocast():
+        recon = net.reconstruct(runtime.images(neutral), runtime.images(apex))
+    net.train()
+    report.reconstruction_png(
+        apex, recon.float().cpu(), [i.key for i in items], folder / "reconstruction.png"
+    )
+
+
+def run_loso(config: TrainConfig, batch_hook: BatchHook | None = None) -> dict | None:
+    """The whole LOSO run of `config` (resuming whatever RUN already holds).
+
+    Returns the metrics on rank 0 (None on other ranks).
+    """
+    runtime = start(config.device, batch_hook)
+    try:
+        run = prepare_run(config, runtime)
+        plan = make_plan(config)
+        numbers = config.fold_numbers(sorted(plan.folds))
+        with progress_bars(runtime):
+            macronet, macro_pool = None, {}
+            if config.needs_macronet:
+                macronet = train_macronet(config, runtime, plan, run)
+                macro_pool = load_pool(
+                    [i.key for i in plan.macro_items], plan.shard_of, config.workers
+                )
+            for number in numbers:
+                run_fold(config, runtime, plan, run, number, macronet, macro_pool)
+        if runtime.main:
+            write_json(
+                run / "run.json", {"world_size": runtime.world, "device": str(runtime.device)}
+            )
+            return evaluate(run)
+        return None
+    finally:
+        stop(runtime)
+
+
+def evaluate(run: str | Path) -> dict:
+    """Pool the fold predictions of RUN into predictions.parquet, metrics.json, confusion.png,
+    reconstruction.png and log.csv; returns the metrics."""
+    run = Path(run)
+    config = load_config(run)
+    classes = load_scheme(config.protocol).classes
+    parts = sorted(run.glob(f"fold-*/{PREDICTIONS}"))
+    if not parts:
+        raise MepipeError("no fold has finished (no fold-*/predictions.parquet)", run)
+    table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    write_parquet(run / PREDICTIONS, table)
+    metrics = {
+        "protocol": config.protocol,
+        "classes": list(classes),
+        "folds": sorted(int(v) for v in table["fold"].unique()),
+        "scores": metrics_by_database(table, len(classes)),
+    }
+    write_json(run / METRICS, metrics)
+    matrix = confusion(table["true_index"], table["pred_index"], len(classes))
+    title = f"{config.protocol}, {len(metrics['folds'])} folds, {len(table)} clips"
+    report.confusion_png(matrix, classes, title, run / "confusion.png")
+    figures = sorted(run.glob("fold-*/reconstruction.png"))
+    if figures:
+        write_bytes(run / "reconstruction.png", figures[0].read_bytes())
+    logs = [run / "macronet-log.csv"] + sorted(run.glob("fold-*/*-log.csv"))
+    rows = []
+    for log in logs:
+        if log.exists():
+            fold = log.parent.name if log.parent != run else ""
+            rows += [{"fold": fold, **r} for r in pd.read_csv(log).to_dict("records")]
+    write_bytes(run / "log.csv", rows_to_csv(rows))
+    return metrics
+
+
+def read_metrics(run: str | Path) -> dict:
+    path = Path(run) / METRICS
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MepipeError("no metrics yet (run `mepipe-train evaluate RUN`)", path) from None

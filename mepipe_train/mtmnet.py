@@ -1,0 +1,198 @@
+"""Phase 2: MTMNet fine-tunes MicroNet under a frozen MacroNet (Eq. 6-12), then predicts.
+
+Per step: (1) if `adv` is on, the discriminator D takes one step on L_D with MacroNet's
+positive embeddings as real and MicroNet's anchor embeddings (detached) as fake;
+(2) MicroNet (encoder + classifier D_e) takes one step on
+L_cls + λ21 L_tri + λ22 L_adv + λ23 L_LIR, with only the losses of `--losses` switched on.
+L_cls' applies MicroNet's classifier D_e to the positive's embedding (the paper's
+"same classifier"), as a fixed bound inside L_LIR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from mepipe_train import losses as L
+from mepipe_train.config import TrainConfig
+from mepipe_train.data import (
+    ClipBytes,
+    ClipFramesDataset,
+    Item,
+    TripletDataset,
+    epoch_order,
+    loader,
+)
+from mepipe_train.models import Discriminator, EIDNet, MicroClassifier
+from mepipe_train.phase import Phase, run_phase
+from mepipe_train.runtime import Runtime
+
+
+def _masked(loss_fn, mask: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
+    """loss_fn over the rows of `mask`; a zero still tied to the graph when no row is set."""
+    if bool(mask.any()):
+        return loss_fn(*(t[mask] for t in tensors))
+    return tensors[0].sum() * 0.0
+
+
+def train_mtmnet(
+    config: TrainConfig,
+    runtime: Runtime,
+    micronet: EIDNet,
+    macronet: EIDNet | None,
+    anchors: Sequence[Item],
+    macro_items: Sequence[Item],
+    micro_pool: dict[str, ClipBytes],
+    macro_pool: dict[str, ClipBytes],
+    folder: Path,
+    label: str,
+    seed: int,
+) -> MicroClassifier:
+    """Fine-tune `micronet` on the fold's triplets; returns the fine-tuned classifier."""
+    use = config.uses
+    torch.manual_seed(seed)
+    micro = MicroClassifier(micronet)
+    discriminator = runtime.place(Discriminator(config.expr_dim))
+    trained = runtime.wrap(micro)
+    trained_d = runtime.wrap(discriminator) if use("adv") else discriminator
+    optimizer = torch.optim.Adam(
+        [
+            {"params": micro.encoder.parameters(), "lr": config.mtm_lr_encoder},
+            {"params": micro.classifier.parameters(), "lr": config.mtm_lr_classifier},
+        ]
+    )
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.mtm_lr_discriminator)
+    macro = MicroClassifier(macronet) if macronet is not None else None
+    if macro is not None:
+        macro.eval().requires_grad_(False)  # MacroNet is fixed
+    dataset = TripletDataset(
+        micro_pool,
+        macro_pool,
+        anchors,
+        macro_items,
+        config.image_size,
+        seed,
+        with_positive=macro is not None,
+        with_negative=use("tri"),
+    )
+    limit = config.max_steps * config.batch_size
+
+    def make_loader(epoch: int):
+        dataset.set_epoch(epoch)
+        order = epoch_order(len(dataset), seed, epoch, runtime.rank, runtime.world, limit)
+        return loader(dataset, order, config.batch_size, config.workers)
+
+    def step(batch: dict) -> dict[str, float]:
+        runtime.record(label, list(batch["key"]) + list(batch["pos_key"]) + list(batch["neg_key"]))
+        labels = batch["label"].to(runtime.device)
+        has_pos = batch["has_pos"].to(runtime.device)
+        has_neg = batch["has_neg"].to(runtime.device)
+        n = labels.shape[0]
+        images = [batch["anchor"]] + ([batch["negative"]] if use("tri") else [])
+        result: dict[str, float] = {}
+        with runtime.autocast():
+            f, logits = trained(runtime.images(torch.cat(images)))
+            f, logits = f.float(), logits.float()
+            f_anc, f_neg, logits_anc = f[:n], f[n:], logits[:n]
+            f_pos = macro_ce = None
+            if macro is not None:
+                with torch.no_grad():
+                    f_pos, _ = macro(runtime.images(batch["positive"]))
+                    f_pos = f_pos.float()
+                    macro_ce = F.cross_entropy(
+                        micro.classifier(f_pos).float(), labels, reduction="none"
+                    )
+            if use("adv"):
+                both = torch.cat([f_pos[has_pos], f_anc.detach()[has_pos]])
+                d_logits = trained_d(both).float()
+                k = int(has_pos.sum())
+                l_d = L.discriminator_loss(d_logits[:k], d_logits[k:]) if k else d_logits.sum() * 0
+                optimizer_d.zero_grad(set_to_none=True)
+                l_d.backward()
+                optimizer_d.step()
+                result["L_D"] = l_d.item()
+            micro_ce = F.cross_entropy(logits_anc, labels, reduction="none")
+            l_cls = micro_ce.mean()
+            total = l_cls
+            result["L_cls"] = l_cls.item()
+            if use("tri"):
+                l_tri = _masked(
+                    lambda a, p, q: L.triplet_loss(a, p, q, config.margin),
+                    has_pos & has_neg,
+                    f_anc,
+                    f_pos,
+                    f_neg,
+                )
+                total = total + config.lambda_tri * l_tri
+                result["L_tri"] = l_tri.item()
+            if use("adv"):
+                l_adv = _masked(lambda a: L.generator_loss(trained_d(a).float()), has_pos, f_anc)
+                total = total + config.lambda_adv * l_adv
+                result["L_adv"] = l_adv.item()
+            if use("lir"):
+                l_lir = _masked(L.lir_loss, has_pos, micro_ce, macro_ce)
+                total = total + config.lambda_lir * l_lir
+                result["L_LIR"] = l_lir.item()
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        return {"L_MTM": total.item(), **result}
+
+    modules = {"micro": micro, "discriminator": discriminator}
+    phase = Phase(
+        name="mtmnet",
+        folder=folder,
+        label=label,
+        epochs=config.epochs,
+        modules=modules,
+        optimizers={"micro": optimizer, "discriminator": optimizer_d},
+    )
+    micro.train()
+    run_phase(phase, runtime, make_loader, step)
+    return micro
+
+
+@torch.no_grad()
+def predict(
+    micro: MicroClassifier,
+    runtime: Runtime,
+    items: Sequence[Item],
+    pool: dict[str, ClipBytes],
+    config: TrainConfig,
+    fold: int,
+    classes: Sequence[str],
+) -> pd.DataFrame:
+    """Class probabilities of every test clip: the mean over its five expression frames."""
+    micro.eval()
+    dataset = ClipFramesDataset(pool, items, config.image_size)
+    rows = []
+    by_key = {i.key: i for i in items}
+    for batch in loader(dataset, list(range(len(dataset))), config.batch_size, config.workers):
+        frames = batch["frames"]
+        b = frames.shape[0]
+        with runtime.autocast():
+            _, logits = micro(runtime.images(frames.flatten(0, 1)))
+        probs = logits.float().softmax(1).view(b, 5, -1).mean(1).cpu().numpy()
+        for key, p in zip(batch["key"], probs, strict=True):
+            item = by_key[key]
+            pred = int(np.argmax(p))
+            rows.append(
+                {
+                    "key": key,
+                    "fold": fold,
+                    "database": item.database,
+                    "subject": item.subject,
+                    "true_label": classes[item.label],
+                    "true_index": item.label,
+                    "pred_label": classes[pred],
+                    "pred_index": pred,
+                    **{f"prob_{c}": float(p[i]) for i, c in enumerate(classes)},
+                }
+            )
+    micro.train()
+    return pd.DataFrame(rows)

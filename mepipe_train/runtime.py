@@ -1,0 +1,123 @@
+"""Where training runs: device, torchrun process group, bf16 autocast, channels_last.
+
+`torchrun --nproc-per-node N mepipe-train ...` sets RANK/WORLD_SIZE/LOCAL_RANK; `Runtime`
+joins the process group (gloo on CPU, nccl on CUDA) and wraps trained modules in
+DistributedDataParallel. Rank 0 alone writes files and shows progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from mepipe.errors import MepipeError
+from mepipe_train.models import IMAGENET_MEAN, IMAGENET_STD
+
+# Called with (phase, keys of every clip in a training batch): tests use it to prove that
+# no held-out key ever reaches training.
+BatchHook = Callable[[str, list[str]], None]
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    batch_hook: BatchHook | None = None
+    progress: Progress | None = field(default=None, repr=False)
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on CUDA; full precision on CPU (bf16 there is slow and inexact)."""
+        if self.cuda:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def images(self, x: torch.Tensor) -> torch.Tensor:
+        """A [0, 1] image batch on the device, ImageNet-normalised, channels_last on CUDA."""
+        x = x.to(self.device, non_blocking=True)
+        mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+        x = (x - mean) / std
+        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
+
+    def place(self, module: nn.Module) -> nn.Module:
+        module = module.to(self.device)
+        return module.to(memory_format=torch.channels_last) if self.cuda else module
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """DistributedDataParallel under torchrun, the module itself otherwise."""
+        if not self.distributed:
+            return module
+        ids = [self.device.index] if self.cuda else None
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+
+    def barrier(self) -> None:
+        if self.distributed:
+            torch.distributed.barrier()
+
+    def record(self, phase: str, keys: list[str]) -> None:
+        if self.batch_hook is not None:
+            self.batch_hook(phase, [k for k in keys if k])
+
+
+def pick_device(name: str) -> torch.device:
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise MepipeError("--device cuda: no CUDA device is visible to torch")
+        return torch.device("cuda", local % torch.cuda.device_count())
+    return torch.device("cpu")
+
+
+def start(device: str, batch_hook: BatchHook | None = None) -> Runtime:
+    """The runtime of this process: joins torchrun's process group when there is one."""
+    dev = pick_device(device)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not torch.distributed.is_initialized():
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        torch.distributed.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    return Runtime(device=dev, rank=rank, world=world, batch_hook=batch_hook)
+
+
+def stop(runtime: Runtime) -> None:
+    if runtime.distributed and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+@contextlib.contextmanager
+def progress_bars(runtime: Runtime) -> Iterator[Progress | None]:
+    """A rich progress display on rank 0 (per phase and per epoch), nothing elsewhere."""
+    if not runtime.main:
+        yield None
+        return
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[losses]}"),
+    )
+    runtime.progress = bars
+    with bars:
+        yield bars
+    runtime.progress = None

@@ -1,0 +1,64 @@
+"""The two phases as separate commands (`mepipe-train eidnet`, `mepipe-train mtmnet`), writing
+the same RUN layout as `mepipe-train loso`, so a run can be built up phase by phase."""
+
+from __future__ import annotations
+
+from mepipe.errors import MepipeError
+from mepipe_train.config import TrainConfig
+from mepipe_train.data import load_pool
+from mepipe_train.eidnet import phase_seed, train_eidnet
+from mepipe_train.loso import evaluate, fold_dir, make_plan, prepare_run, run_fold, train_macronet
+from mepipe_train.runtime import progress_bars, start, stop
+
+
+def pretrain(config: TrainConfig, role: str) -> None:
+    """Phase 1 for MacroNet (`macro`) or for the MicroNet of each selected fold (`micro`)."""
+    runtime = start(config.device)
+    try:
+        run = prepare_run(config, runtime)
+        plan = make_plan(config)
+        with progress_bars(runtime):
+            if role == "macro":
+                train_macronet(config, runtime, plan, run)
+                return
+            if not config.eid:
+                raise MepipeError("--no-eid skips MicroNet pretraining: nothing to do")
+            for number in config.fold_numbers(sorted(plan.folds)):
+                fold = plan.folds[number]
+                pool = load_pool([i.key for i in fold.train], plan.shard_of, config.workers)
+                train_eidnet(
+                    config, runtime, fold.train, pool, len(plan.classes), fold_dir(run, number),
+                    "micronet", f"fold {number} micronet", phase_seed(config.seed, number, "micronet"),
+                )  # fmt: skip
+    finally:
+        stop(runtime)
+
+
+def finetune(config: TrainConfig) -> dict | None:
+    """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already."""
+    runtime = start(config.device)
+    try:
+        run = prepare_run(config, runtime)
+        plan = make_plan(config)
+        numbers = config.fold_numbers(sorted(plan.folds))
+        needed = [run / "macronet.pt"] if config.needs_macronet else []
+        if config.eid:
+            needed += [fold_dir(run, n) / "micronet.pt" for n in numbers]
+        for path in needed:
+            if not path.exists():
+                role = "macro" if path.name == "macronet.pt" else "micro"
+                raise MepipeError(
+                    f"phase 1 missing: run `mepipe-train eidnet --role {role}` first", path
+                )
+        with progress_bars(runtime):
+            macronet, macro_pool = None, {}
+            if config.needs_macronet:
+                macronet = train_macronet(config, runtime, plan, run)  # loads macronet.pt
+                macro_pool = load_pool(
+                    [i.key for i in plan.macro_items], plan.shard_of, config.workers
+                )
+            for number in numbers:
+                run_fold(config, runtime, plan, run, number, macronet, macro_pool)
+        return evaluate(run) if runtime.main else None
+    finally:
+        stop(runtime)
