@@ -22,13 +22,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2 import functional as TF
 
 from mepipe.errors import MepipeError
 
@@ -219,13 +218,14 @@ def load_pool(
 
 
 def decode(data: bytes, size: int) -> torch.Tensor:
-    """Encoded image -> float RGB tensor (3, size, size) in [0, 1]."""
-    image = decode_image(
-        torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB
-    )
-    if image.shape[-2:] != (size, size):
-        image = TF.resize(image, [size, size], antialias=True)
-    return image.float().div_(255)
+    """Encoded image -> float RGB tensor (3, size, size) in [0, 1] (OpenCV decode and resize)."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MepipeError("cannot decode an image member of a shard sample")
+    if image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return torch.from_numpy(image).permute(2, 0, 1).float().div_(255)
 
 
 def _rng(seed: int, epoch: int, index: int) -> np.random.Generator:
