@@ -19,7 +19,7 @@ from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import ClipBytes, Item, PairDataset, epoch_order, loader
 from mepipe_train.models import EIDNet, MicroClassifier
-from mepipe_train.phase import Phase, run_phase
+from mepipe_train.phase import Phase, StepFn, run_phase
 from mepipe_train.runtime import Runtime
 
 
@@ -41,26 +41,13 @@ def phase_seed(seed: int, fold: int, phase: str) -> int:
     return (seed * 7919 + (fold + 1) * 104_729 + sum(map(ord, phase)) * 31) % (2**31)
 
 
-def train_eidnet(
-    config: TrainConfig,
-    runtime: Runtime,
-    items: Sequence[Item],
-    pool: dict[str, ClipBytes],
-    n_classes: int,
-    folder: Path,
-    name: str,
-    label: str,
-    seed: int,
-    with_eid: bool = True,
-) -> EIDNet:
-    """Train (or resume, or load) one EIDNet on `items`; returns the unwrapped network.
+def eid_step(
+    config: TrainConfig, runtime: Runtime, net: EIDNet, label: str, with_eid: bool = True
+) -> tuple[StepFn, torch.optim.Optimizer]:
+    """The training step of one EIDNet (L_EID, or L_c alone without EID) and its optimiser.
 
-    Subjects of `items` are D_s's classes: for a MicroNet that is the fold's training side.
+    Kept apart from the epoch loop so that benchmarks time exactly the step that trains.
     """
-    subjects = sorted({f"{i.database}/{i.subject}" for i in items})
-    subject_index = {s: n for n, s in enumerate(subjects)}
-    torch.manual_seed(seed)
-    net = runtime.place(build(config, n_classes, len(subjects)))
     if with_eid:
         trained = runtime.wrap(net)
         groups = [
@@ -76,13 +63,6 @@ def train_eidnet(
             {"params": net.classifier.parameters(), "lr": config.eid_lr_classifier},
         ]
     optimizer = torch.optim.Adam(groups)
-    dataset = PairDataset(pool, items, subject_index, config.image_size, seed)
-    limit = config.max_steps * config.batch_size
-
-    def make_loader(epoch: int):
-        dataset.set_epoch(epoch)
-        order = epoch_order(len(dataset), seed, epoch, runtime.rank, runtime.world, limit)
-        return loader(dataset, order, config.batch_size, config.workers)
 
     def step(batch: dict) -> dict[str, float]:
         runtime.record(label, list(batch["key"]))
@@ -116,6 +96,38 @@ def train_eidnet(
             "L_sim": l_sim.item(),
             "L_s": l_s.item(),
         }
+
+    return step, optimizer
+
+
+def train_eidnet(
+    config: TrainConfig,
+    runtime: Runtime,
+    items: Sequence[Item],
+    pool: dict[str, ClipBytes],
+    n_classes: int,
+    folder: Path,
+    name: str,
+    label: str,
+    seed: int,
+    with_eid: bool = True,
+) -> EIDNet:
+    """Train (or resume, or load) one EIDNet on `items`; returns the unwrapped network.
+
+    Subjects of `items` are D_s's classes: for a MicroNet that is the fold's training side.
+    """
+    subjects = sorted({f"{i.database}/{i.subject}" for i in items})
+    subject_index = {s: n for n, s in enumerate(subjects)}
+    torch.manual_seed(seed)
+    net = runtime.place(build(config, n_classes, len(subjects)))
+    step, optimizer = eid_step(config, runtime, net, label, with_eid)
+    dataset = PairDataset(pool, items, subject_index, config.image_size, seed)
+    limit = config.max_steps * config.batch_size
+
+    def make_loader(epoch: int):
+        dataset.set_epoch(epoch)
+        order = epoch_order(len(dataset), seed, epoch, runtime.rank, runtime.world, limit)
+        return loader(dataset, order, config.batch_size, config.workers)
 
     phase = Phase(
         name=name,

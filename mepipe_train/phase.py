@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +88,18 @@ def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepF
             else None
         )
         for number, batch in enumerate(batches):
-            losses = step(batch)
-            rows.append({"phase": phase.label, "epoch": epoch, "step": number, **losses})
+            began = time.perf_counter()
+            losses = step(batch)  # ends in .item(): the time includes the device's work
+            rows.append(
+                {
+                    "phase": phase.label,
+                    "epoch": epoch,
+                    "step": number,
+                    "samples": len(batch["key"]),
+                    "seconds": time.perf_counter() - began,
+                    **losses,
+                }
+            )
             if bars:
                 shown = " ".join(f"{k}={v:.3f}" for k, v in losses.items())
                 bars.update(epoch_task, advance=1, losses=shown)
