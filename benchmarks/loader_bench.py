@@ -54,7 +54,9 @@ class LooseFiles(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         folder = self.folders[index]
-        return decode_sample({f"{m}.jpg": (folder / f"{m}.jpg").read_bytes() for m in MEMBERS}, self.size)
+        return decode_sample(
+            {f"{m}.jpg": (folder / f"{m}.jpg").read_bytes() for m in MEMBERS}, self.size
+        )
 
 
 class PoolDecode(Dataset):
@@ -110,15 +112,21 @@ def main() -> None:
 
         def shards():
             dataset = wds.WebDataset(urls, shardshuffle=False, nodesplitter=None, empty_check=False)
-            return DataLoader(dataset.map(ShardDecode(args.size)), batch_size=args.batch, num_workers=args.workers)
+            return DataLoader(
+                dataset.map(ShardDecode(args.size)), batch_size=args.batch, num_workers=args.workers
+            )
 
         def loose():
-            return DataLoader(LooseFiles(folders, args.size), batch_size=args.batch, num_workers=args.workers)
+            return DataLoader(
+                LooseFiles(folders, args.size), batch_size=args.batch, num_workers=args.workers
+            )
 
         pool = load_pool(list(where), where, args.workers)
 
         def pooled():
-            return DataLoader(PoolDecode(pool, args.size), batch_size=args.batch, num_workers=args.workers)
+            return DataLoader(
+                PoolDecode(pool, args.size), batch_size=args.batch, num_workers=args.workers
+            )
 
         rate(loose, 1), rate(shards, 1)  # warm the page cache for both
         results = {

@@ -76,7 +76,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
     torch.manual_seed(0)
-    config = TrainConfig(image_size=args.size, weights="none", batch_size=args.batch, device=args.device)
+    config = TrainConfig(
+        image_size=args.size, weights="none", batch_size=args.batch, device=args.device
+    )
     runtime = start(args.device)
     cuda = runtime.cuda
 
@@ -85,7 +87,10 @@ def main() -> None:
 
     def plain_step(batch: dict) -> dict[str, float]:
         with runtime.autocast():
-            loss = F.cross_entropy(plain(runtime.images(batch["expression"])).float(), batch["label"].to(runtime.device))
+            loss = F.cross_entropy(
+                plain(runtime.images(batch["expression"])).float(),
+                batch["label"].to(runtime.device),
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -98,12 +103,20 @@ def main() -> None:
     step_mtm, *_ = mtm_step(config, runtime, micro, macro, "bench")
 
     results = {
-        "ResNet-18 classifier": timed(plain_step, pair_batch(args.batch, args.size), args.steps, args.warmup, cuda),
-        "EIDNet (L_EID)": timed(step_eid, pair_batch(args.batch, args.size), args.steps, args.warmup, cuda),
-        "MTMNet (all losses)": timed(step_mtm, triplet_batch(args.batch, args.size), args.steps, args.warmup, cuda),
+        "ResNet-18 classifier": timed(
+            plain_step, pair_batch(args.batch, args.size), args.steps, args.warmup, cuda
+        ),
+        "EIDNet (L_EID)": timed(
+            step_eid, pair_batch(args.batch, args.size), args.steps, args.warmup, cuda
+        ),
+        "MTMNet (all losses)": timed(
+            step_mtm, triplet_batch(args.batch, args.size), args.steps, args.warmup, cuda
+        ),
     }
     name = torch.cuda.get_device_name(runtime.device) if cuda else "CPU"
-    print(f"device {name}, batch {args.batch}, {args.size} px, {args.steps} timed steps, torch {torch.__version__}")
+    print(
+        f"device {name}, batch {args.batch}, {args.size} px, {args.steps} timed steps, torch {torch.__version__}"
+    )
     base = results["ResNet-18 classifier"]
     print(f"{'step':24} {'ms/step':>9} {'clips/s':>9} {'x plain':>8}")
     for label, seconds in results.items():

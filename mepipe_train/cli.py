@@ -123,6 +123,19 @@ def evaluate_command(run: str) -> None:
     print_metrics(evaluate(run))
 
 
+@main.command("demo")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
+              help="data dir of `mepipe ingest` on the demo releases")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory")
+@click.option("--split", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="split parquet (default: made with mepipe.split.loso_split)")  # fmt: skip
+def demo_command(data: str, out: str, split: str | None) -> None:
+    """A tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints the metrics."""
+    from mepipe_train.demo import demo_loso
+
+    print_metrics(demo_loso(data, out, split))
+
+
 @main.command("synthetic")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="data dir to write")
 @click.option("--size", default=32, show_default=True, help="image size in pixels")

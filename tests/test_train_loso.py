@@ -198,3 +198,14 @@ def test_phase_commands_and_evaluate(data, tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["evaluate", str(tmp_path)])
     assert result.exit_code == 0 and "UF1" in result.output and "smic" in result.output
+
+
+def test_demo_command_runs_two_folds_of_two_databases(data, tmp_path):
+    root, split = data
+    result = CliRunner().invoke(
+        main, ["demo", "--data", str(root), "--split", str(split), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "UF1" in result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["scores"]) == {"all", "casme2", "smic"} and len(metrics["folds"]) == 2
