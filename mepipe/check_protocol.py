@@ -24,7 +24,7 @@ from rich.table import Table
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme, load_scheme
 from mepipe.records import clip_key
-from mepipe.split import read_manifests, usable_clips
+from mepipe.split import data_option, read_manifests, usable_clips
 
 
 def _number(text: str) -> int:
@@ -182,13 +182,7 @@ def _table(differences: list[Difference]) -> Table:
 
 
 @click.command("check-protocol")
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="the data folder that `mepipe ingest --out` wrote",
-)
+@data_option
 @click.option(
     "--reference",
     required=True,

@@ -191,20 +191,27 @@ def _summary(split: pd.DataFrame, scheme: Scheme) -> Table:
     return table
 
 
-@click.group("split")
-def split_group() -> None:
-    """Cross-validation splits over the ingested manifests."""
-
-
-@split_group.command("loso")
-@click.option("--protocol", default="cde", show_default=True, help="a scheme in manifests/schemes/")
-@click.option(
+# The options that the protocol commands (split, stats, check-protocol) share.
+data_option = click.option(
     "--data",
     "data_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="the data folder that `mepipe ingest --out` wrote",
 )
+protocol_option = click.option(
+    "--protocol", default="cde", show_default=True, help="a scheme in manifests/schemes/"
+)
+
+
+@click.group("split")
+def split_group() -> None:
+    """Cross-validation splits over the ingested manifests."""
+
+
+@split_group.command("loso")
+@protocol_option
+@data_option
 @click.option(
     "--out",
     required=True,

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from mepipe.atomic import write_json
 from mepipe.protocols import load_scheme
-from mepipe.split import manifest_path, protocol_clips
+from mepipe.split import data_option, manifest_path, protocol_clips, protocol_option
 
 
 @dataclass
@@ -134,14 +134,8 @@ def _caption(stats: ProtocolStats) -> str | None:
 
 
 @click.command("stats")
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="the data folder that `mepipe ingest --out` wrote",
-)
-@click.option("--protocol", default="cde", show_default=True, help="a scheme in manifests/schemes/")
+@data_option
+@protocol_option
 @click.option(
     "--json",
     "json_out",
