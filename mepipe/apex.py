@@ -15,10 +15,17 @@ from mepipe.records import ApexSource, ClipRecord
 APEX_METHODS = ("midpoint", "max-diff")
 
 
-def midpoint_apex(numbers: tuple[int, ...], onset: int, offset: int) -> int:
-    """`onset + (offset - onset) // 2`, snapped to the nearest frame on disk at or before it."""
-    target = onset + (offset - onset) // 2
-    return max(n for n in numbers if onset <= n <= target)
+def midpoint_apex(
+    numbers: tuple[int, ...], onset: int | None = None, offset: int | None = None
+) -> int:
+    """`onset + (offset - onset) // 2`, snapped to the nearest frame on disk (lower on a tie).
+
+    Onset and offset default to the first and last frame on disk, as SMIC defines them.
+    """
+    onset = numbers[0] if onset is None else onset
+    offset = numbers[-1] if offset is None else offset
+    middle = onset + (offset - onset) // 2
+    return min((n for n in numbers if onset <= n <= offset), key=lambda n: (abs(n - middle), n))
 
 
 def max_diff_apex(record: ClipRecord) -> int:

@@ -18,7 +18,8 @@ import pytest
 from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
 from mepipe.adapters.casme2 import Casme2Adapter
 from mepipe.adapters.samm import SammAdapter
-from mepipe.adapters.smic import SmicAdapter, midpoint_apex, smic_clip, smic_subject
+from mepipe.adapters.smic import SmicAdapter, smic_clip, smic_subject
+from mepipe.apex import midpoint_apex
 from mepipe.demo.micro import ACTION_UNITS, write_casme2, write_samm, write_smic
 from mepipe.demo.truth import DemoClip
 from mepipe.errors import MepipeError

@@ -6,14 +6,9 @@ import pandas as pd
 import pytest
 
 from mepipe.adapters import open_release
-from mepipe.apex import apply_apex_method, max_diff_apex, midpoint_apex
+from mepipe.apex import apply_apex_method, max_diff_apex
 from mepipe.demo.micro import write_smic
 from mepipe.ingest import IngestOptions, ingest_database
-
-
-def test_midpoint_snaps_to_a_frame_on_disk():
-    assert midpoint_apex((10, 11, 12, 13, 14), 10, 14) == 12
-    assert midpoint_apex((10, 11, 14, 15), 10, 15) == 11  # 12 is missing on disk
 
 
 @pytest.fixture

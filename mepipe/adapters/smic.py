@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mepipe.adapters.base import Adapter, ParseResult
 from mepipe.adapters.layout import choose_variant, find_dirs, frame_size, has_subdir, subdirs
+from mepipe.apex import midpoint_apex
 from mepipe.errors import MepipeError
 from mepipe.frames import list_frames
 from mepipe.protocols import database_info, normalise_label
@@ -45,13 +46,6 @@ def smic_clip(name: str) -> str:
     """`s01_ne_01` or `s1_ne_01` -> `s1_ne_01`."""
     match = re.fullmatch(r"s0*(\d+)_(.+)", name.strip(), re.IGNORECASE)
     return f"s{int(match.group(1))}_{match.group(2)}" if match else name
-
-
-def midpoint_apex(numbers: tuple[int, ...]) -> int:
-    """`onset + (offset - onset) // 2`, snapped to the nearest frame on disk (the lower on a tie)."""
-    onset, offset = numbers[0], numbers[-1]
-    middle = onset + (offset - onset) // 2
-    return min(numbers, key=lambda n: (abs(n - middle), n))
 
 
 def _is_subset_dir(folder: Path) -> bool:
