@@ -6,6 +6,7 @@ it into bad input.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -565,17 +566,37 @@ def test_mmi_unopenable_video_rejects_clip(fresh: Callable[[str], Release]) -> N
     assert record.label == clip.label and record.source.video == str(video)
 
 
-def test_mmi_markers_past_the_video_reject_clip(fresh: Callable[[str], Release]) -> None:
+@pytest.mark.parametrize("mutation", ["apex past the end", "offset past the end, no apex"])
+def test_mmi_markers_past_the_video_reject_clip(
+    mutation: str, fresh: Callable[[str], Release]
+) -> None:
     root, clips = fresh("mmi")
     clip = next(c for c in labelled(clips) if "markers" in c.extra)
     path = root / "Sessions" / clip.extra["session"] / clip.extra["markers"]
-    path.write_text(
-        path.read_text().replace(f'Frame="{clip.apex}" Type="2"', 'Frame="999" Type="2"')
-    )
+    text = path.read_text()
+    if mutation == "apex past the end":
+        text = text.replace(f'Frame="{clip.apex}" Type="2"', 'Frame="999" Type="2"')
+        says = "apex 999"
+    else:
+        text = re.sub(r'Frame="\d+" Type="3"', 'Frame="999" Type="3"', text)
+        text = re.sub(r'\s*<Marker Frame="\d+" Type="2" />', "", text)
+        says = "apex None, offset 999"
+    path.write_text(text)
     record = record_of(parse("mmi", root), clip)
     assert record.reject_reason is not None
-    assert clip.extra["markers"] in record.reject_reason and "apex 999" in record.reject_reason
+    assert clip.extra["markers"] in record.reject_reason and says in record.reject_reason
     assert f"video has {len(clip.frame_numbers)} frames" in record.reject_reason
+
+
+def test_mmi_without_apex_marker_takes_the_midpoint(fresh: Callable[[str], Release]) -> None:
+    root, clips = fresh("mmi")
+    clip = next(c for c in labelled(clips) if "markers" in c.extra)
+    path = root / "Sessions" / clip.extra["session"] / clip.extra["markers"]
+    path.write_text(re.sub(r'\s*<Marker Frame="\d+" Type="2" />', "", path.read_text()))
+    record = record_of(parse("mmi", root), clip)
+    assert (record.onset, record.offset) == (clip.onset, clip.offset)
+    assert record.apex == clip.onset + (clip.offset - clip.onset) // 2
+    assert record.apex_source == ApexSource.MIDPOINT and record.reject_reason is None
 
 
 def test_demo_writer_is_reproducible(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ Layout (see /work/shared/DATASETS.md)::
     Landmarks/S005/001/S005_001_00000001_landmarks.txt  not used here
 
 Quirks handled here:
-- The four folders ship as separate archives, so each is searched for on its own, up to
-  two levels down (`extended-cohn-kanade-images/cohn-kanade-images/...`).
+- The four folders ship as separate archives, so each is searched for on its own, a few
+  levels down (`extended-cohn-kanade-images/cohn-kanade-images/...`).
 - Only 327 of 593 sequences carry an emotion file. A sequence whose Emotion folder is
   missing, empty, or holds no `_emotion.txt` is unlabelled: listed, not an error.
 - Codes are floats in scientific notation; manifests/databases.toml names them.
@@ -29,7 +29,6 @@ from mepipe.adapters.disk import (
     is_visible,
     sequence_frames,
     subfolders,
-    with_progress,
 )
 from mepipe.errors import MepipeError
 from mepipe.protocols import database_info, normalise_label
@@ -51,7 +50,7 @@ class CkPlusAdapter(Adapter):
     def parse(self) -> ParseResult:
         images = find_folder(self.root, IMAGES)
         if images is None:
-            raise MepipeError(f"no {IMAGES} folder here or two levels below", self.root)
+            raise MepipeError(f"no {IMAGES} folder here or a few levels below", self.root)
         emotion = find_folder(self.root, "Emotion")
         facs = find_folder(self.root, "FACS")
         result = ParseResult(records=[])
@@ -59,7 +58,7 @@ class CkPlusAdapter(Adapter):
             result.notes.append("no Emotion folder found: every sequence is unlabelled")
         fps = float(database_info(self.name)["fps"])
         subjects = subfolders(images, SUBJECT, result.stray_files)
-        for subject_dir in with_progress(subjects, "Reading CK+ sequences"):
+        for subject_dir in subjects:
             for sequence_dir in subfolders(subject_dir, SEQUENCE, result.stray_files):
                 subject, sequence = subject_dir.name, sequence_dir.name
                 source = sequence_frames(sequence_dir, result.stray_files)

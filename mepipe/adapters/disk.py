@@ -1,27 +1,23 @@
 """Finding a hand-unpacked release's folders and frames on disk (shared by the macro adapters).
 
 Users point mepipe at whatever folder they unpacked, so a release's folders are searched
-for by name a few levels down instead of being expected at a fixed place. Archives unpacked
+for by name a few levels down (mepipe.adapters.layout) instead of expected at a fixed place,
+and every entry passed over is reported as stray. Archives unpacked
 on a Mac leave `__MACOSX/` copies of every folder and `._name.png` resource files that look
-like frames: both are passed over here, and every file passed over is reported as stray.
+like frames: both are passed over here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from rich.console import Console
-from rich.progress import track
-
+from mepipe.adapters.layout import find_dirs
 from mepipe.errors import MepipeError
 from mepipe.frames import list_frames
 from mepipe.images import read_image
 from mepipe.records import FrameSource
-
-T = TypeVar("T")
 
 
 def is_visible(entry: Path) -> bool:
@@ -29,27 +25,15 @@ def is_visible(entry: Path) -> bool:
     return not entry.name.startswith(".") and entry.name != "__MACOSX"
 
 
-def find_folders(root: Path, wanted: Callable[[Path], bool], levels: int) -> list[Path]:
-    """Visible folders below `root` (at most `levels` deep) for which `wanted` is true.
-
-    Breadth first, shallowest first, names sorted; the search does not descend into a match.
-    """
-    found: list[Path] = []
-    level = [root]
-    for _ in range(levels):
-        below: list[Path] = []
-        for folder in level:
-            for entry in sorted(folder.iterdir()):
-                if not entry.is_dir() or not is_visible(entry):
-                    continue
-                (found if wanted(entry) else below).append(entry)
-        level = below
-    return found
+def find_named(root: Path, wanted: Callable[[Path], bool]) -> list[Path]:
+    """Folders for which `wanted` holds, from `root` down (layout.find_dirs), shallowest
+    first, leaving out the `__MACOSX` twins (which sort before most real folders)."""
+    return find_dirs(root, lambda p: "__MACOSX" not in p.parts and wanted(p))
 
 
-def find_folder(root: Path, name: str, levels: int = 2) -> Path | None:
-    """The shallowest visible folder called `name` below `root`, or None."""
-    found = find_folders(root, lambda entry: entry.name == name, levels)
+def find_folder(root: Path, name: str) -> Path | None:
+    """The shallowest folder called `name` at `root` or a few levels below, or None."""
+    found = find_named(root, lambda p: p.name == name)
     return found[0] if found else None
 
 
@@ -98,13 +82,3 @@ def check_end_frames(source: FrameSource) -> tuple[int, int, str | None]:
         if which == "first":
             height, width = image.shape[:2]
     return width, height, None
-
-
-def with_progress(items: Iterable[T], description: str) -> Iterator[T]:
-    """Iterate `items` behind a transient rich progress bar on stderr.
-
-    A console of its own, so that a caller already showing a live display is not disturbed
-    (rich allows one live display per console).
-    """
-    items = list(items)
-    yield from track(items, description=description, transient=True, console=Console(stderr=True))

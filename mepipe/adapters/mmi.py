@@ -31,7 +31,8 @@ from pathlib import Path
 import cv2
 
 from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.disk import find_folder, is_visible, subfolders, with_progress
+from mepipe.adapters.disk import find_folder, is_visible, subfolders
+from mepipe.apex import midpoint_apex
 from mepipe.errors import MepipeError
 from mepipe.frames import IMAGE_EXTENSIONS
 from mepipe.protocols import database_info, normalise_label
@@ -66,19 +67,19 @@ class MmiAdapter(Adapter):
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return root.name == SESSIONS or find_folder(root, SESSIONS) is not None
+        return find_folder(root, SESSIONS) is not None
 
     def parse(self) -> ParseResult:
-        sessions = self.root if self.root.name == SESSIONS else find_folder(self.root, SESSIONS)
+        sessions = find_folder(self.root, SESSIONS)
         if sessions is None:
-            raise MepipeError(f"no {SESSIONS} folder here or two levels below", self.root)
+            raise MepipeError(f"no {SESSIONS} folder here or a few levels below", self.root)
         result = ParseResult(records=[])
         # Session ids are numbers: 91 before 101.
         folders = subfolders(sessions, None, result.stray_files)
         folders.sort(
             key=lambda f: (not f.name.isdigit(), int(f.name) if f.name.isdigit() else 0, f.name)
         )
-        for session in with_progress(folders, "Reading MMI sessions"):
+        for session in folders:
             self._parse_session(session, result)
         return result
 
@@ -140,9 +141,11 @@ class MmiAdapter(Adapter):
         given = markers or Markers(None, None, None, None)
         onset = 1 if given.onset is None else given.onset
         offset = facts.frames if given.offset is None else given.offset
-        apex = onset + (offset - onset) // 2 if given.apex is None else given.apex
+        apex = given.apex
+        if apex is None and 1 <= onset <= offset <= facts.frames:
+            apex = midpoint_apex(record.source.numbers, onset, offset)
         record.onset, record.apex, record.offset = onset, apex, offset
-        if not 1 <= onset <= apex <= offset <= facts.frames:
+        if apex is None or not 1 <= onset <= apex <= offset <= facts.frames:
             record.reject_reason = (
                 f"markers in {markers_file.name} out of order or past the video's end: onset "
                 f"{onset}, apex {apex}, offset {offset}, video has {facts.frames} frames"

@@ -26,10 +26,9 @@ from pathlib import Path
 from mepipe.adapters.base import Adapter, ParseResult
 from mepipe.adapters.disk import (
     check_end_frames,
-    find_folders,
+    find_named,
     sequence_frames,
     subfolders,
-    with_progress,
 )
 from mepipe.errors import MepipeError
 from mepipe.protocols import database_info, normalise_label
@@ -39,8 +38,6 @@ MODALITIES = ("VL", "NI")
 LIGHTINGS = ("Strong", "Weak", "Dark")
 MODALITY_FOLDER = re.compile(r"(VL|NI)(_.+)?")
 SUBJECT = re.compile(r"P\d+")
-# OriginalImg/VL lies two levels down; one more lets users point above the release folder.
-SEARCH_LEVELS = 3
 
 
 def _is_modality_folder(folder: Path) -> bool:
@@ -55,7 +52,7 @@ class OuluAdapter(Adapter):
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return bool(find_folders(root, _is_modality_folder, SEARCH_LEVELS))
+        return bool(find_named(root, _is_modality_folder))
 
     def parse(self) -> ParseResult:
         result = ParseResult(records=[])
@@ -63,7 +60,7 @@ class OuluAdapter(Adapter):
         modality, lighting = self.options.oulu_modality, self.options.oulu_lighting
         fps = float(database_info(self.name)["fps"])
         subjects = subfolders(lighting_dir, SUBJECT, result.stray_files)
-        for subject_dir in with_progress(subjects, "Reading Oulu-CASIA sequences"):
+        for subject_dir in subjects:
             for emotion_dir in subfolders(subject_dir, None, result.stray_files):
                 try:
                     label = normalise_label(self.name, emotion_dir.name)
@@ -101,7 +98,7 @@ class OuluAdapter(Adapter):
                 f"{', '.join(MODALITIES)} and lighting one of {', '.join(LIGHTINGS)}",
                 self.root,
             )
-        everything = find_folders(self.root, _is_modality_folder, SEARCH_LEVELS)
+        everything = find_named(self.root, _is_modality_folder)
         if not everything:
             raise MepipeError(
                 "no modality folder (VL or NI holding Strong/Weak/Dark) here or below", self.root
