@@ -28,7 +28,7 @@ def is_visible(entry: Path) -> bool:
 def find_named(root: Path, wanted: Callable[[Path], bool]) -> list[Path]:
     """Folders for which `wanted` holds, from `root` down (layout.find_dirs), shallowest
     first, leaving out the `__MACOSX` twins (which sort before most real folders)."""
-    return find_dirs(root, lambda p: "__MACOSX" not in p.parts and wanted(p))
+    return find_dirs(root, lambda p: "__MACOSX" not in p.relative_to(root).parts and wanted(p))
 
 
 def find_folder(root: Path, name: str) -> Path | None:
