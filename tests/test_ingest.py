@@ -27,7 +27,7 @@ def test_manifest_matches_ground_truth(database, demo_raw, demo_manifests):
     assert set(ok.index) == set(expected)
     for key, clip in expected.items():
         row = manifest.loc[key]
-        assert (row.subject, row.clip, row.label) == (clip.subject, clip.clip, clip.label)
+        assert (row["subject"], row["clip"], row["label"]) == (clip.subject, clip.clip, clip.label)
         assert (row.onset, row.offset) == (clip.onset, clip.offset)
         assert list(row.frame_numbers) == clip.frame_numbers
         if row.apex_source in ("annotated", "oao-marker", "last-frame"):
