@@ -14,7 +14,7 @@ def test_demo_data_writes_every_release_and_its_truth(tmp_path: Path):
     assert result.exit_code == 0, result.output
     truth = json.loads((tmp_path / "raw" / "ground_truth.json").read_text())
     assert set(truth) == set(ADAPTERS)
-    for database, cls in ADAPTERS.items():
+    for database in ADAPTERS:
         root = tmp_path / "raw" / database
         # Each release is recognised as itself and as nothing else.
         assert [name for name, c in ADAPTERS.items() if c.looks_like(root)] == [database]
