@@ -31,14 +31,27 @@ from mepipe_train.synthetic import SyntheticSpec, build
 LR_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if "_lr_" in f.name]
 
 
-def pipeline_data(root: Path, size: int) -> tuple[Path, Path] | None:
+def pipeline_data(root: Path) -> tuple[Path, Path] | None:
     """The demo releases through demo-data -> ingest -> split, or None if that fails here."""
     raw, data, split = root / "raw", root / "data", root / "split.parquet"
-    steps = [
-        ["mepipe", "demo-data", "--out", str(raw)],
-        ["mepipe", "ingest", "--all", str(raw), "--out", str(data), "--size", str(size)],
-        ["mepipe", "split", "loso", "--protocol", "cde", "--data", str(data), "--macro", "ckplus", "--out", str(split)],
-    ]  # fmt: skip
+    steps = [["mepipe", "demo-data", str(raw)]]
+    for database in ("casme2", "smic", "samm", "ckplus"):
+        steps.append(["mepipe", "ingest", database, str(raw / database), "--out", str(data)])
+    steps.append(
+        [
+            "mepipe",
+            "split",
+            "loso",
+            "--protocol",
+            "cde",
+            "--data",
+            str(data),
+            "--macro",
+            "ckplus",
+            "--out",
+            str(split),
+        ]
+    )
     for step in steps:
         done = subprocess.run(
             [sys.executable, "-m", "mepipe", *step[1:]], capture_output=True, text=True
@@ -67,7 +80,7 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        found = None if args.synthetic else pipeline_data(root, args.size)
+        found = None if args.synthetic else pipeline_data(root)
         if found:
             data, split = found
             source = "demo releases via mepipe demo-data/ingest/split"

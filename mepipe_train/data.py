@@ -127,11 +127,18 @@ def shard_locations(data_dir: str | Path, databases: Iterable[str]) -> dict[str,
     for database in sorted(set(databases)):
         manifest = Path(data_dir) / database / "manifest.parquet"
         try:
-            table = pd.read_parquet(manifest, columns=["key", "status", "shard"])
+            table = pd.read_parquet(manifest)
         except FileNotFoundError:
             raise MepipeError("manifest not found (run `mepipe ingest` first)", manifest) from None
         except Exception as exc:
             raise MepipeError(f"cannot read manifest ({exc})", manifest) from None
+        missing = [c for c in ("key", "status", "shard") if c not in table.columns]
+        if missing:
+            raise MepipeError(
+                f"manifest has no {', '.join(missing)} column: the trainer reads shards "
+                "(run `mepipe ingest` without --no-align)",
+                manifest,
+            )
         usable = table[(table["status"] != "rejected") & table["shard"].notna()]
         for key, shard in zip(usable["key"], usable["shard"], strict=True):
             where[key] = manifest.parent / shard

@@ -114,3 +114,15 @@ def test_epoch_order_gives_every_rank_the_same_number_of_steps():
     assert epoch_order(n, 3, 0) != epoch_order(n, 3, 1)  # reshuffled each epoch
     assert epoch_order(n, 3, 0, limit=4) == epoch_order(n, 3, 0)[:4]
     assert epoch_order(1, 0, 0, rank=1, world=2) == [0]  # fewer samples than ranks
+
+
+def test_manifest_without_shards_is_named(tmp_path):
+    (tmp_path / "casme2").mkdir()
+    pd.DataFrame({"key": ["casme2__sub01__a"], "status": ["ok"]}).to_parquet(
+        tmp_path / "casme2" / "manifest.parquet"
+    )
+    with pytest.raises(MepipeError, match="no shard column") as error:
+        shard_locations(tmp_path, ["casme2"])
+    assert "casme2/manifest.parquet" in str(error.value)
+    with pytest.raises(MepipeError, match="manifest not found"):
+        shard_locations(tmp_path, ["smic"])
