@@ -166,11 +166,16 @@ def render_frame(
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     map_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
     map_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    # cv2.remap wants float32 maps; numpy 2 keeps the matrix's float64 (numpy 1 did not).
+    map_x, map_y = map_x.astype(np.float32), map_y.astype(np.float32)
     if amount:
         field = unit_field(motions)
         dx = cv2.remap(field[..., 0], map_x, map_y, cv2.INTER_LINEAR)
         dy = cv2.remap(field[..., 1], map_x, map_y, cv2.INTER_LINEAR)
-        map_x, map_y = map_x - dx * (amount / scale), map_y - dy * (amount / scale)
+        map_x, map_y = (
+            map_x - dx * np.float32(amount / scale),
+            map_y - dy * np.float32(amount / scale),
+        )
     frame = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     gain = look.brightness * np.array(look.tint, np.float32)
     frame = np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
