@@ -101,3 +101,26 @@ def small_release(root: Path, subjects: int = 2, clips: int = 2) -> pd.DataFrame
 def shard_files(db_dir: Path) -> dict[str, bytes]:
     """Every file under <db_dir>/shards, by name."""
     return {p.name: p.read_bytes() for p in sorted((db_dir / "shards").iterdir())}
+
+
+def turn_head(
+    frame: np.ndarray, eyes: tuple[tuple[float, float], ...], degrees: float
+) -> np.ndarray:
+    """The face turned about a vertical axis: the frame wrapped on a cylinder round the
+    head (radius 1.3 interocular, centred between the eyes) and the cylinder rotated."""
+    (xr, _), (xl, _) = eyes
+    centre, radius = (xr + xl) / 2, 1.3 * abs(xl - xr)
+    height, width = frame.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = np.arcsin(np.clip((xs - centre) / radius, -1, 1)) - np.radians(degrees)
+    map_x = np.where(np.abs(angle) < np.pi / 2, centre + radius * np.sin(angle), xs)
+    return cv2.remap(
+        frame, map_x.astype(np.float32), ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+
+
+def shifted(frame: np.ndarray, dx: float, dy: float = 0.0) -> np.ndarray:
+    """The whole frame moved by (dx, dy) pixels: the camera or the head moved, not the face."""
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    height, width = frame.shape[:2]
+    return cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
