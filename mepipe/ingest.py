@@ -1,9 +1,265 @@
-"""Placeholder: `mepipe ingest` is being built (see the issues)."""
+"""`mepipe ingest`: one raw release in, one manifest (and shards) out.
+
+Stages, each with one job:
+  adapter.parse()      release on disk -> ClipRecords (rejected clips carry a reason)
+  apex                 SMIC only: midpoint or max-diff apex
+  validate             the frames a clip will use exist and decode (else: rejected)
+  select_frames        neutral + five apex-centred frames (flags short / incomplete clips)
+  label schemes        every protocol's class, or the reason it leaves the clip out
+  write_shards         align faces, write WebDataset shards (issue: faces and shards)
+  manifest + report    written atomically; a summary table on the terminal
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
+from mepipe.apex import APEX_METHODS, apply_apex_method
+from mepipe.atomic import write_json, write_parquet
+from mepipe.errors import MepipeError
+from mepipe.frames import select_frames
+from mepipe.images import read_frames
+from mepipe.protocols import all_schemes, database_info
+from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    adapter: AdapterOptions = field(default_factory=AdapterOptions)
+    smic_apex: str = "midpoint"
+    align: bool = True
+
+
+def validate(record: ClipRecord, selection: FrameSelection) -> str | None:
+    """Why the clip's chosen frames cannot be used (missing, unreadable, truncated), or None."""
+    numbers = sorted({selection.neutral, *selection.expression})
+    source = record.source
+    try:
+        read_frames(numbers, source.numbers, source.paths, source.video)
+    except MepipeError as exc:
+        return str(exc)
+    return None
+
+
+def clip_row(record: ClipRecord) -> dict[str, Any]:
+    """The manifest row of one clip: its record, its chosen frames and every scheme's label."""
+    selection = None
+    status, reason = "ok", record.reject_reason
+    if reason is None:
+        try:
+            selection = select_frames(record)
+        except ValueError as exc:
+            reason = str(exc)
+    if reason is None and selection is not None:
+        reason = validate(record, selection)
+    if reason is not None:
+        status = "rejected"
+    elif selection is not None and selection.flag:
+        status, reason = "flagged", selection.flag
+    row: dict[str, Any] = {
+        "key": record.key,
+        "database": record.database,
+        "kind": database_info(record.database)["kind"],
+        "subject": record.subject,
+        "clip": record.clip,
+        "label": record.label,
+        "frame_numbers": list(record.source.numbers),
+        "frame_paths": list(record.source.paths),
+        "video": record.source.video,
+        "onset": record.onset,
+        "apex": record.apex,
+        "offset": record.offset,
+        "apex_source": str(record.apex_source),
+        "fps": float(record.fps),
+        "width": record.width,
+        "height": record.height,
+        "action_units": record.action_units,
+        "extra": json.dumps(record.extra, sort_keys=True),
+        "neutral_frame": selection.neutral if selection and status != "rejected" else None,
+        "expression_frames": list(selection.expression)
+        if selection and status != "rejected"
+        else [],
+        "status": status,
+        "reason": reason,
+    }
+    for scheme in all_schemes():
+        label, excluded = scheme.label_for(
+            record.database, record.subject, record.clip, record.label, record.extra.get("subset")
+        )
+        row[f"label_{scheme.name}"] = label
+        row[f"excluded_{scheme.name}"] = excluded
+    return row
+
+
+def build_manifest(records: list[ClipRecord]) -> pd.DataFrame:
+    rows = [clip_row(r) for r in sorted(records, key=lambda r: r.key)]
+    frame = pd.DataFrame(rows)
+    for column in ("onset", "apex", "offset", "neutral_frame"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def build_report(database: str, root: Path, manifest: pd.DataFrame, parsed: Any) -> IngestReport:
+    report = IngestReport(database=database, root=str(root))
+    report.clips_found = len(manifest)
+    usable = manifest[manifest.status != "rejected"]
+    report.clips_accepted = len(usable)
+    report.labels = {str(k): int(v) for k, v in usable.label.value_counts().sort_index().items()}
+    for row in manifest.itertuples():
+        if row.status == "rejected":
+            report.rejected.append(Rejection(row.key, row.reason))
+        elif row.status == "flagged":
+            report.flagged.append(Rejection(row.key, row.reason))
+    report.unlabelled = list(parsed.unlabelled)
+    report.stray_files = list(parsed.stray_files)
+    report.notes = list(parsed.notes)
+    return report
+
+
+def ingest_database(
+    database: str,
+    raw_root: str | Path,
+    data_dir: str | Path,
+    options: IngestOptions | None = None,
+    shard_options: Any = None,
+    workers: int | None = None,
+    console: Console | None = None,
+) -> IngestReport:
+    """Ingest one release into `<data_dir>/<database>/` and return the report."""
+    options = options or IngestOptions()
+    console = console or Console(stderr=True)
+    adapter = open_release(database, raw_root, options.adapter)
+    with console.status(f"Reading the {adapter.title} release at {raw_root}"):
+        parsed = adapter.parse()
+    if not parsed.records:
+        raise MepipeError(f"no {adapter.title} clips found in the release", raw_root)
+    if database == "smic":
+        for record in parsed.records:
+            apply_apex_method(record, options.smic_apex)
+    with console.status(f"Choosing and checking frames of {len(parsed.records)} clips"):
+        manifest = build_manifest(parsed.records)
+    db_dir = Path(data_dir) / database
+    db_dir.mkdir(parents=True, exist_ok=True)
+    if options.align:
+        from mepipe.shards import ShardOptions, write_shards
+
+        manifest = write_shards(db_dir, manifest, shard_options or ShardOptions(), workers)
+    write_parquet(db_dir / "manifest.parquet", manifest)
+    report = build_report(database, Path(raw_root), manifest, parsed)
+    write_json(db_dir / "ingest_report.json", asdict(report))
+    print_summary(report, console)
+    return report
+
+
+def print_summary(report: IngestReport, console: Console) -> None:
+    """The terminal view of a report: labels, then every rejected or flagged clip."""
+    table = Table(
+        title=f"{report.database}: {report.clips_accepted} of {report.clips_found} clips usable"
+    )
+    table.add_column("label")
+    table.add_column("clips", justify="right")
+    for label, count in report.labels.items():
+        table.add_row(label, str(count))
+    table.add_section()
+    table.add_row("rejected", str(len(report.rejected)))
+    table.add_row("flagged", str(len(report.flagged)))
+    table.add_row("unlabelled sequences", str(len(report.unlabelled)))
+    table.add_row("stray files ignored", str(len(report.stray_files)))
+    console.print(table)
+    for title, items in (("Rejected", report.rejected), ("Flagged", report.flagged)):
+        if items:
+            detail = Table(title=title, show_lines=False)
+            detail.add_column("clip")
+            detail.add_column("reason")
+            for item in items:
+                detail.add_row(item.key, item.reason)
+            console.print(detail)
+    for note in report.notes:
+        console.print(f"note: {note}")
+
+
+def _add_shard_options(command: click.Command) -> click.Command:
+    try:  # TEMPORARY until the shards module lands on main
+        from mepipe.shards import add_shard_options
+    except ImportError:
+        return command
+    return add_shard_options(command)
 
 
 @click.command("ingest")
-def ingest_command() -> None:
-    """Not built yet."""
-    raise click.ClickException("mepipe ingest is not built yet")
+@click.argument("database", type=click.Choice(sorted(ADAPTERS)))
+@click.argument("raw_root", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Data folder; writes <out>/<database>/.",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["raw", "cropped"]),
+    default="raw",
+    show_default=True,
+    help="CASME II / SMIC frames to read.",
+)
+@click.option(
+    "--smic-subsets",
+    default="HS,VIS,NIR",
+    show_default=True,
+    help="SMIC camera sets to read, comma-separated.",
+)
+@click.option(
+    "--smic-apex",
+    type=click.Choice(APEX_METHODS),
+    default="midpoint",
+    show_default=True,
+    help="How to choose SMIC's unannotated apex.",
+)
+@click.option("--oulu-modality", type=click.Choice(["VL", "NI"]), default="VL", show_default=True)
+@click.option(
+    "--oulu-lighting",
+    type=click.Choice(["Strong", "Weak", "Dark"]),
+    default="Strong",
+    show_default=True,
+)
+@click.option(
+    "--no-align", is_flag=True, help="Write only the manifest: no face alignment, no shards."
+)
+@_add_shard_options
+def ingest_command(
+    database: str,
+    raw_root: Path,
+    data_dir: Path,
+    variant: str,
+    smic_subsets: str,
+    smic_apex: str,
+    oulu_modality: str,
+    oulu_lighting: str,
+    no_align: bool,
+    **shard_kwargs: Any,
+) -> None:
+    """Parse the raw DATABASE release at RAW_ROOT (the folder you unpacked) into a manifest."""
+    subsets = tuple(s.strip() for s in smic_subsets.split(",") if s.strip())
+    adapter_options = AdapterOptions(
+        variant=variant,
+        smic_subsets=subsets,
+        oulu_modality=oulu_modality,
+        oulu_lighting=oulu_lighting,
+    )
+    shard_options, workers = None, None
+    if not no_align:
+        from mepipe.shards import shard_options_from_cli
+
+        shard_options, workers = shard_options_from_cli(shard_kwargs)
+    options = IngestOptions(adapter=adapter_options, smic_apex=smic_apex, align=not no_align)
+    ingest_database(database, raw_root, data_dir, options, shard_options, workers)

@@ -1,8 +1,74 @@
-"""Placeholder adapter for CASME II (being built)."""
+"""CASME II: frames per clip folder, annotations in an Excel sheet.
 
+```
+<root>/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg     # raw, numbers not zero-padded
+<root>/Cropped/sub01/EP02_01f/reg_img46.jpg             # cropped, same numbering
+<root>/CASME2-coding-20140508.xlsx                      # or -20190701.xlsx, or legacy .xls
+```
+
+The release's quirks and how this adapter meets each (see shared DATASETS.md):
+- frames folder name varies (`CASME2_RAW_selected`, `CASME2_RAW`, `CASME2-RAW`, `Cropped`,
+  `CASME2_Cropped`): found by its `subNN/` children, a few levels below the root.
+- sheet name varies (2014/2019 `.xlsx`, legacy `CASME2_label_Ver_2.xls` with seven named
+  columns and no blank-header ones): columns are read by header name.
+- `Subject` is the integer 1 or the text `01`: both become `sub01`.
+- sub04/EP12_01f has apex `/`: the clip is rejected, not the sheet.
+- sub05/EP09_05f has apex == onset: valid.
+- sub16/EP01_08 is annotated to frame 110 but some copies stop at 96: a missing offset
+  frame is not a rejection; frame selection flags it.
+"""
+
+from __future__ import annotations
+
+import re
 from pathlib import Path
 
+from mepipe.adapters.annotated import annotated_record, read_rows
 from mepipe.adapters.base import Adapter, ParseResult
+from mepipe.adapters.layout import (
+    choose_variant,
+    clip_dirs_on_disk,
+    find_dirs,
+    find_files,
+    has_subdir,
+    tree_strays,
+    unlisted_note,
+)
+from mepipe.adapters.spreadsheet import Cell, as_int, find_header, read_table
+from mepipe.errors import MepipeError
+from mepipe.protocols import database_info
+
+SUBJECT_DIR = re.compile(r"sub\d+")
+# CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx, CASME2_label_Ver_2.xls
+SHEET_NAME = re.compile(r"casme.?2.*(coding|label).*\.xlsx?", re.IGNORECASE)
+COLUMNS = {
+    "subject": ("Subject",),
+    "clip": ("Filename",),
+    "onset": ("OnsetFrame",),
+    "apex": ("ApexFrame",),
+    "offset": ("OffsetFrame",),
+    "action_units": ("Action Units",),
+    "label": ("Estimated Emotion",),
+}
+# When several frame folders of one variant exist, the first named here wins.
+FOLDER_PREFERENCE = ("CASME2_RAW_selected", "CASME2_RAW", "CASME2-RAW", "Cropped", "CASME2_Cropped")
+
+
+def casme2_subject(cell: Cell) -> str | None:
+    """`1`, `01` or `sub01` -> `sub01`; None for anything else."""
+    text = str(cell).strip() if cell is not None else ""
+    number = as_int(cell) if not text.lower().startswith("sub") else as_int(text[3:])
+    return f"sub{number:02d}" if number is not None and number >= 0 else None
+
+
+def _is_frames_dir(folder: Path) -> bool:
+    return has_subdir(folder, SUBJECT_DIR)
+
+
+def _preference(folder: Path) -> tuple[int, str]:
+    names = [n.lower() for n in FOLDER_PREFERENCE]
+    rank = names.index(folder.name.lower()) if folder.name.lower() in names else len(names)
+    return rank, str(folder)
 
 
 class Casme2Adapter(Adapter):
@@ -11,7 +77,61 @@ class Casme2Adapter(Adapter):
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return False
+        return bool(find_files(root, SHEET_NAME)) or bool(find_dirs(root, _is_frames_dir))
+
+    def _sheet(self, notes: list[str]) -> Path:
+        """The annotation workbook; with several, the newest .xlsx (a note says which)."""
+        found = find_files(self.root, SHEET_NAME)
+        if not found:
+            raise MepipeError(
+                "no CASME II annotation file found below this folder (expected "
+                "CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx or "
+                "CASME2_label_Ver_2.xls)",
+                self.root,
+            )
+        chosen = max(found, key=lambda p: (p.suffix.lower() == ".xlsx", p.name))
+        if len(found) > 1:
+            notes.append(f"several CASME II annotation files; using {chosen}")
+        return chosen
+
+    def _frames_dir(self, notes: list[str]) -> tuple[Path, str]:
+        found = find_dirs(self.root, _is_frames_dir)
+        variant, dirs = choose_variant(found, self.root, self.options.variant, notes, self.title)
+        if not dirs:
+            raise MepipeError(
+                "no CASME II frames folder found below this folder (expected a folder such "
+                "as CASME2_RAW_selected/ or Cropped/ holding sub01/, sub02/, ...)",
+                self.root,
+            )
+        chosen = min(dirs, key=_preference)
+        if len(dirs) > 1:
+            notes.append(f"several {variant} CASME II frame folders; using {chosen}")
+        return chosen, variant
 
     def parse(self) -> ParseResult:
-        raise NotImplementedError
+        notes: list[str] = []
+        sheet = self._sheet(notes)
+        frames_dir, variant = self._frames_dir(notes)
+        table = read_table(sheet)
+        header = find_header(table, COLUMNS, optional=("action_units",))
+        rows = read_rows(table, header, self.name, casme2_subject)
+        prefix = "reg_" if variant == "cropped" else ""
+
+        def frame_name(number: int) -> str:
+            return f"{prefix}img{number}.jpg"
+
+        fps = float(database_info(self.name)["fps"])
+        sheet_name = sheet.relative_to(self.root).as_posix()
+        records, stray = [], []
+        for row in rows:
+            extra = {"variant": variant, "sheet": sheet_name, "row": str(row.row)}
+            clip_dir = frames_dir / row.subject / row.clip
+            record, clip_stray = annotated_record(self.name, row, clip_dir, frame_name, fps, extra)
+            records.append(record)
+            stray.extend(clip_stray)
+        stray.extend(tree_strays(frames_dir, SUBJECT_DIR))
+        named = {(row.subject, row.clip) for row in rows}
+        note = unlisted_note(clip_dirs_on_disk(frames_dir, SUBJECT_DIR) - named, sheet_name)
+        if note:
+            notes.append(note)
+        return ParseResult(records, stray_files=sorted(stray), notes=notes)

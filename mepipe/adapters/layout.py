@@ -1,0 +1,173 @@
+"""Finding a release's parts on disk: frame trees, annotation files, raw vs cropped, sizes.
+
+Users unpack these archives by hand and point mepipe at whatever folder they unpacked, so
+nothing here assumes a fixed depth or a fixed folder name: a frames folder is recognised by
+its children (`sub01/`, `006/`, `s1/`), an annotation file by its name, both searched a few
+levels below the given root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from mepipe.errors import MepipeError
+from mepipe.frames import IMAGE_EXTENSIONS
+
+VARIANTS = ("raw", "cropped")
+SEARCH_DEPTH = 3  # root/<unpacked folder>/<release folder>/<frames folder>
+
+
+def subdirs(folder: Path) -> list[Path]:
+    """Visible sub-folders of `folder`, sorted by name; [] if it cannot be listed.
+
+    os.scandir knows an entry's type without a stat call, which matters when a folder
+    holds thousands of frames.
+    """
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+    except OSError:
+        return []
+    return [folder / name for name in sorted(names)]
+
+
+def has_subdir(folder: Path, pattern: re.Pattern[str]) -> bool:
+    """Whether `folder` has a sub-folder whose whole name matches `pattern`."""
+    return any(pattern.fullmatch(p.name) for p in subdirs(folder))
+
+
+def find_dirs(
+    root: Path, matches: Callable[[Path], bool], max_depth: int = SEARCH_DEPTH
+) -> list[Path]:
+    """Folders at most `max_depth` levels below `root` (root included) for which `matches`.
+
+    Breadth first, and never below a match: a frames folder's own sub-folders are not
+    searched again.
+    """
+    found: list[Path] = []
+    level = [root]
+    for depth in range(max_depth + 1):
+        deeper: list[Path] = []
+        for folder in level:
+            if matches(folder):
+                found.append(folder)
+            elif depth < max_depth:
+                deeper.extend(subdirs(folder))
+        level = deeper
+    return found
+
+
+def find_files(root: Path, pattern: re.Pattern[str], max_depth: int = 2) -> list[Path]:
+    """Files named like `pattern` at most `max_depth` levels below `root`, sorted.
+
+    Office lock files (`~$name.xlsx`) and hidden files are not candidates.
+    """
+    found: list[Path] = []
+    level = [root]
+    for depth in range(max_depth + 1):
+        deeper: list[Path] = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.name.startswith((".", "~$")):
+                            continue
+                        if entry.is_file() and pattern.fullmatch(entry.name):
+                            found.append(folder / entry.name)
+            except OSError:
+                continue
+            if depth < max_depth:
+                deeper.extend(subdirs(folder))
+        level = deeper
+    return sorted(found)
+
+
+def frames_variant(folder: Path, root: Path) -> str:
+    """`cropped` or `raw` for a frame tree, from its folder names or its frame file names.
+
+    Cropped trees are named so (`Cropped`, `SMIC_all_cropped`) and their frames carry a
+    `reg_` prefix; either sign is enough. Only the folders from `root` down count, so a
+    user's own folder above the release cannot change the answer.
+    """
+    try:
+        parts = folder.relative_to(root).parts
+    except ValueError:
+        parts = (folder.name,)
+    if any("crop" in part.lower() for part in parts):
+        return "cropped"
+    for _, _, files in os.walk(folder):
+        images = sorted(f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS)
+        if images:
+            return "cropped" if images[0].lower().startswith("reg_") else "raw"
+    return "raw"
+
+
+def choose_variant(
+    found: list[Path], root: Path, asked: str, notes: list[str], title: str
+) -> tuple[str, list[Path]]:
+    """The frame trees of the asked variant, else those of the other one (with a note).
+
+    Returns (variant used, its trees); the list is empty when `found` is.
+    """
+    if asked not in VARIANTS:
+        raise MepipeError(f"unknown variant '{asked}' (known: {', '.join(VARIANTS)})", root)
+    by_variant: dict[str, list[Path]] = {v: [] for v in VARIANTS}
+    for folder in found:
+        by_variant[frames_variant(folder, root)].append(folder)
+    if by_variant[asked]:
+        return asked, by_variant[asked]
+    other = next(v for v in VARIANTS if v != asked)
+    if by_variant[other]:
+        where = ", ".join(str(p) for p in by_variant[other])
+        notes.append(f"no {asked} {title} frames found; using the {other} frames in {where}")
+    return other, by_variant[other]
+
+
+def frame_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) from an image file's header, without decoding its pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except FileNotFoundError:
+        raise MepipeError("frame file is missing", path) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise MepipeError(f"cannot read image header ({exc})", path) from None
+
+
+def tree_strays(frames_dir: Path, subject: re.Pattern[str]) -> list[str]:
+    """Entries of a frames folder and of its subject folders that are neither subjects nor clips.
+
+    A frames folder holds subject folders, a subject folder holds clip folders; any file
+    at those two levels (`.DS_Store`, `Thumbs.db`, shortcuts) is stray.
+    """
+    stray: list[str] = []
+    for entry in sorted(frames_dir.iterdir()):
+        if entry.is_dir() and subject.fullmatch(entry.name):
+            stray.extend(str(p) for p in sorted(entry.iterdir()) if not p.is_dir())
+        else:
+            stray.append(str(entry))
+    return stray
+
+
+def clip_dirs_on_disk(frames_dir: Path, subject: re.Pattern[str]) -> set[tuple[str, str]]:
+    """(subject folder, clip folder) names of every clip folder in a frames folder."""
+    return {
+        (s.name, c.name)
+        for s in subdirs(frames_dir)
+        if subject.fullmatch(s.name)
+        for c in subdirs(s)
+    }
+
+
+def unlisted_note(unlisted: set[tuple[str, str]], sheet: str) -> str | None:
+    """A note naming clip folders on disk that the annotation sheet does not name."""
+    if not unlisted:
+        return None
+    names = sorted(f"{s}/{c}" for s, c in unlisted)
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return f"{len(names)} clip folders on disk are not in {sheet}, ignored: {shown}"

@@ -1,0 +1,597 @@
+"""CASME II, SMIC and SAMM adapters against demo releases written as on disk.
+
+Every test writes a miniature release with mepipe.demo.micro (tiny frames, few of them),
+optionally breaks it the way real copies are broken, parses it, and compares the records
+with the writer's ground truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
+from mepipe.adapters.casme2 import Casme2Adapter
+from mepipe.adapters.samm import SammAdapter
+from mepipe.adapters.smic import SmicAdapter, smic_clip, smic_subject
+from mepipe.apex import midpoint_apex
+from mepipe.demo.micro import ACTION_UNITS, write_casme2, write_samm, write_smic
+from mepipe.demo.truth import DemoClip
+from mepipe.errors import MepipeError
+from mepipe.frames import frame_number, select_frames
+from mepipe.protocols import database_info
+from mepipe.records import ApexSource, ClipRecord, clip_key
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+SMALL = {"size": (64, 48), "frames": (9, 11), "subjects": 2, "clips_per_subject": 4}
+MICRO = ("casme2", "smic", "samm")
+
+
+def fps_of(clip: DemoClip) -> float:
+    fps = database_info(clip.database)["fps"]
+    return float(fps[clip.extra["subset"]] if isinstance(fps, dict) else fps)
+
+
+def assert_matches_truth(records: list[ClipRecord], truth: list[DemoClip]) -> None:
+    """Every field of every record equals what the demo writer says it wrote."""
+    by_key = {r.key: r for r in records}
+    assert len(by_key) == len(records), "clip keys are not unique"
+    assert sorted(by_key) == sorted(clip_key(t.database, t.subject, t.clip) for t in truth)
+    for t in truth:
+        r = by_key[clip_key(t.database, t.subject, t.clip)]
+        assert (r.database, r.subject, r.clip, r.label) == (t.database, t.subject, t.clip, t.label)
+        assert (r.onset, r.apex, r.offset) == (t.onset, t.apex, t.offset)
+        assert list(r.source.numbers) == t.frame_numbers
+        assert [frame_number(Path(p)) for p in r.source.paths] == t.frame_numbers
+        assert all(Path(p).is_file() for p in r.source.paths)
+        assert r.source.video is None
+        assert (r.width, r.height) == t.size
+        assert r.fps == fps_of(t)
+        assert r.extra == t.extra
+        assert r.reject_reason is None
+        if t.database == "smic":
+            assert r.apex_source == ApexSource.MIDPOINT and r.action_units is None
+        else:
+            assert r.apex_source == ApexSource.ANNOTATED
+            assert r.action_units == str(ACTION_UNITS[t.label])
+
+
+def relative(records: list[ClipRecord], root: Path) -> list[ClipRecord]:
+    """Records with frame paths relative to `root`, to compare releases written apart."""
+    out = []
+    for r in records:
+        paths = tuple(str(Path(p).relative_to(root)) for p in r.source.paths)
+        out.append(dataclasses.replace(r, source=dataclasses.replace(r.source, paths=paths)))
+    return out
+
+
+def parse(name: str, root: Path, **options) -> tuple[list[ClipRecord], object]:
+    result = open_release(name, root, AdapterOptions(**options)).parse()
+    return result.records, result
+
+
+def by_key(records: list[ClipRecord]) -> dict[str, ClipRecord]:
+    return {r.key: r for r in records}
+
+
+def set_cell(path: Path, row: int, column: str, value: object) -> None:
+    """Overwrite one cell of an .xlsx, the column found by its header text in the sheet."""
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.worksheets[0]
+    for cells in sheet.iter_rows(min_row=1, max_row=20):
+        for cell in cells:
+            if cell.value == column:
+                sheet.cell(row=row, column=cell.column).value = value
+                workbook.save(path)
+                return
+    raise AssertionError(f"no column {column} in {path}")
+
+
+# --- fixtures: one clean release per database, copied for tests that break it --------------
+
+
+@pytest.fixture(scope="module")
+def casme2_release(tmp_path_factory) -> tuple[Path, list[DemoClip]]:
+    root = tmp_path_factory.mktemp("casme2")
+    return root, write_casme2(root, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def samm_release(tmp_path_factory) -> tuple[Path, list[DemoClip]]:
+    root = tmp_path_factory.mktemp("samm")
+    return root, write_samm(root, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def smic_release(tmp_path_factory) -> tuple[Path, list[DemoClip]]:
+    root = tmp_path_factory.mktemp("smic")
+    return root, write_smic(root, subsets=("HS", "VIS", "NIR"), **SMALL)
+
+
+@pytest.fixture
+def casme2_copy(casme2_release, tmp_path) -> tuple[Path, list[DemoClip]]:
+    root, truth = casme2_release
+    shutil.copytree(root, tmp_path / "release")
+    return tmp_path / "release", truth
+
+
+@pytest.fixture
+def samm_copy(samm_release, tmp_path) -> tuple[Path, list[DemoClip]]:
+    root, truth = samm_release
+    shutil.copytree(root, tmp_path / "release")
+    return tmp_path / "release", truth
+
+
+@pytest.fixture
+def smic_copy(smic_release, tmp_path) -> tuple[Path, list[DemoClip]]:
+    root, truth = smic_release
+    shutil.copytree(root, tmp_path / "release")
+    return tmp_path / "release", truth
+
+
+# --- CASME II: every variant parses to the ground truth -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sheet", "subject_cells", "frames_dir", "cropped"),
+    [
+        ("2014", "int", "CASME2_RAW_selected", False),
+        ("2019", "text", "CASME2_RAW", False),
+        ("xls", "int", "CASME2-RAW", False),
+        ("xls", "text", "Cropped", True),
+        ("2014", "text", "CASME2_Cropped", True),
+    ],
+)
+def test_casme2_variants_parse_to_truth(tmp_path, sheet, subject_cells, frames_dir, cropped):
+    truth = write_casme2(
+        tmp_path, sheet=sheet, subject_cells=subject_cells, frames_dir=frames_dir,
+        cropped=cropped, **SMALL,
+    )  # fmt: skip
+    records, result = parse("casme2", tmp_path, variant="cropped" if cropped else "raw")
+    assert_matches_truth(records, truth)
+    assert {t.label for t in truth} == set(database_info("casme2")["labels"])
+    assert all(Path(p).name.startswith("reg_") == cropped for r in records for p in r.source.paths)
+    assert result.notes == []
+
+
+def test_casme2_int_and_text_subjects_give_identical_records(tmp_path):
+    as_int = write_casme2(tmp_path / "a", subject_cells="int", **SMALL)
+    as_text = write_casme2(tmp_path / "b", subject_cells="text", **SMALL)
+    assert as_int == as_text
+    records_int, _ = parse("casme2", tmp_path / "a")
+    records_text, _ = parse("casme2", tmp_path / "b")
+    assert relative(records_int, tmp_path / "a") == relative(records_text, tmp_path / "b")
+
+
+def test_casme2_found_below_the_folder_the_user_names(tmp_path):
+    truth = write_casme2(tmp_path / "downloads" / "CASME2", **SMALL)
+    records, _ = parse("casme2", tmp_path / "downloads")
+    for record in records:  # the sheet path is relative to the root the user gave
+        record.extra["sheet"] = record.extra["sheet"].removeprefix("CASME2/")
+    assert_matches_truth(records, truth)
+
+
+def test_casme2_variant_falls_back_with_a_note(tmp_path):
+    truth = write_casme2(tmp_path, **SMALL)
+    records, result = parse("casme2", tmp_path, variant="cropped")
+    assert_matches_truth(records, truth)
+    assert any("no cropped CASME II frames" in n and "using the raw" in n for n in result.notes)
+
+
+def test_casme2_both_trees_variant_chooses(tmp_path):
+    raw = write_casme2(tmp_path, **SMALL)
+    cropped = write_casme2(tmp_path, cropped=True, **SMALL)
+    records, result = parse("casme2", tmp_path, variant="cropped")
+    assert_matches_truth(records, cropped)
+    assert all("/Cropped/" in p for r in records for p in r.source.paths)
+    records, _ = parse("casme2", tmp_path, variant="raw")
+    assert_matches_truth(records, raw)
+    assert result.notes == []
+
+
+def test_casme2_frames_sort_numerically(casme2_release):
+    root, truth = casme2_release
+    first = by_key(parse("casme2", root)[0])[clip_key("casme2", "sub01", truth[0].clip)]
+    assert first.onset < 9 < 10 < first.offset  # the writer crosses img9 -> img10 here
+    names = [Path(p).name for p in first.source.paths]
+    assert names.index("img9.jpg") + 1 == names.index("img10.jpg")
+    assert list(first.source.numbers) == sorted(first.source.numbers)
+
+
+def test_casme2_stray_files_are_listed_not_fatal(casme2_release):
+    root, truth = casme2_release
+    _, result = parse("casme2", root)
+    frames = root / "CASME2_RAW_selected"
+    first = frames / truth[0].subject / truth[0].clip
+    assert sorted(result.stray_files) == sorted(
+        str(p) for p in (frames / ".DS_Store", frames / "sub01" / "Thumbs.db", first / "Desktop - Shortcut.lnk")
+    )  # fmt: skip
+
+
+def test_casme2_unlisted_clip_folder_is_noted(casme2_copy):
+    root, _ = casme2_copy
+    shutil.copytree(
+        root / "CASME2_RAW_selected/sub01/EP02_01f", root / "CASME2_RAW_selected/sub01/EP99"
+    )
+    _, result = parse("casme2", root)
+    assert any("sub01/EP99" in n and "not in" in n for n in result.notes)
+
+
+# --- CASME II: fatal sheet problems ------------------------------------------------------
+
+
+SHEET_2014 = "CASME2-coding-20140508.xlsx"
+
+
+def test_casme2_missing_annotation_file(casme2_copy):
+    root, _ = casme2_copy
+    (root / SHEET_2014).unlink()
+    with pytest.raises(MepipeError, match="no CASME II annotation file") as err:
+        parse("casme2", root)
+    assert err.value.path == str(root)
+
+
+def test_casme2_header_row_not_found(casme2_copy):
+    root, _ = casme2_copy
+    set_cell(root / SHEET_2014, 1, "OnsetFrame", "Start")
+    with pytest.raises(MepipeError, match="header row not found.*'OnsetFrame'") as err:
+        parse("casme2", root)
+    assert err.value.path == str(root / SHEET_2014)
+
+
+def test_casme2_unknown_emotion_names_the_row(casme2_copy):
+    root, _ = casme2_copy
+    set_cell(root / SHEET_2014, 4, "Estimated Emotion", "joy")
+    with pytest.raises(MepipeError, match="unknown emotion label 'joy'") as err:
+        parse("casme2", root)
+    assert (err.value.path, err.value.row) == (str(root / SHEET_2014), 4)
+    assert f"{SHEET_2014}, row 4" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["abc", 46.5, None])
+def test_casme2_frame_cell_not_an_integer(casme2_copy, value):
+    root, _ = casme2_copy
+    set_cell(root / SHEET_2014, 3, "OffsetFrame", value)
+    with pytest.raises(MepipeError, match="OffsetFrame is .*not an integer frame number") as err:
+        parse("casme2", root)
+    assert (err.value.path, err.value.row) == (str(root / SHEET_2014), 3)
+
+
+def test_casme2_subject_cell_not_a_subject(casme2_copy):
+    root, _ = casme2_copy
+    set_cell(root / SHEET_2014, 5, "Subject", "Bob")
+    with pytest.raises(MepipeError, match="Subject cell 'Bob' is not a subject id") as err:
+        parse("casme2", root)
+    assert err.value.row == 5
+
+
+# --- CASME II: per-clip rejections, the rest continues ------------------------------------
+
+
+def _mutated(root: Path, truth: list[DemoClip], index: int) -> tuple[DemoClip, Path, int]:
+    """The truth of clip `index`, its folder and its sheet row."""
+    clip = truth[index]
+    return clip, root / "CASME2_RAW_selected" / clip.subject / clip.clip, int(clip.extra["row"])
+
+
+def _only_rejected(records: list[ClipRecord], key: str) -> str:
+    rejected = {r.key: r.reject_reason for r in records if r.reject_reason}
+    assert list(rejected) == [key]
+    return rejected[key]
+
+
+def test_casme2_clip_folder_missing(casme2_copy):
+    root, truth = casme2_copy
+    clip, folder, _ = _mutated(root, truth, 1)
+    shutil.rmtree(folder)
+    records, _ = parse("casme2", root)
+    reason = _only_rejected(records, clip_key("casme2", clip.subject, clip.clip))
+    assert f"clip folder {clip.subject}/{clip.clip} is missing" in reason and str(folder) in reason
+    assert len(records) == len(truth)
+
+
+@pytest.mark.parametrize("which", ["onset", "apex"])
+def test_casme2_onset_or_apex_frame_missing(casme2_copy, which):
+    root, truth = casme2_copy
+    clip, folder, _ = _mutated(root, truth, 2)
+    number = getattr(clip, which)
+    (folder / f"img{number}.jpg").unlink()
+    records, _ = parse("casme2", root)
+    reason = _only_rejected(records, clip_key("casme2", clip.subject, clip.clip))
+    assert f"{which} frame {number} is missing on disk" in reason
+    assert str(folder / f"img{number}.jpg") in reason
+
+
+def test_casme2_apex_outside_onset_offset(casme2_copy):
+    root, truth = casme2_copy
+    clip, _, row = _mutated(root, truth, 3)
+    set_cell(root / SHEET_2014, row, "ApexFrame", clip.offset + 5)
+    records, _ = parse("casme2", root)
+    reason = _only_rejected(records, clip_key("casme2", clip.subject, clip.clip))
+    assert (
+        reason
+        == f"apex frame {clip.offset + 5} is outside onset..offset ({clip.onset}..{clip.offset})"
+    )
+
+
+def test_casme2_apex_slash_rejects_that_clip(casme2_copy):
+    root, truth = casme2_copy
+    clip, _, row = _mutated(root, truth, 4)
+    set_cell(root / SHEET_2014, row, "ApexFrame", "/")
+    records, _ = parse("casme2", root)
+    reason = _only_rejected(records, clip_key("casme2", clip.subject, clip.clip))
+    assert "no apex frame annotated" in reason and "'/'" in reason
+    assert by_key(records)[clip_key("casme2", clip.subject, clip.clip)].apex is None
+
+
+def test_casme2_unreadable_onset_frame(casme2_copy):
+    root, truth = casme2_copy
+    clip, folder, _ = _mutated(root, truth, 5)
+    (folder / f"img{clip.onset}.jpg").write_bytes(b"\x00garbage, not a jpeg")
+    records, _ = parse("casme2", root)
+    reason = _only_rejected(records, clip_key("casme2", clip.subject, clip.clip))
+    assert "onset frame cannot be read" in reason and f"img{clip.onset}.jpg" in reason
+
+
+def test_casme2_missing_offset_frames_is_not_a_rejection(casme2_copy):
+    """sub16/EP01_08: annotated to 110, frames on disk stop at 96."""
+    root, truth = casme2_copy
+    clip, folder, _ = _mutated(root, truth, 6)
+    for number in (clip.offset, clip.offset - 1):
+        if number > clip.apex:
+            (folder / f"img{number}.jpg").unlink()
+    records, _ = parse("casme2", root)
+    record = by_key(records)[clip_key("casme2", clip.subject, clip.clip)]
+    assert record.reject_reason is None and record.offset == clip.offset
+    assert f"offset frame {clip.offset} not on disk" in select_frames(record).flag
+
+
+def test_casme2_apex_equal_to_onset_is_valid(casme2_copy):
+    """sub05/EP09_05f."""
+    root, truth = casme2_copy
+    clip, _, row = _mutated(root, truth, 7)
+    set_cell(root / SHEET_2014, row, "ApexFrame", clip.onset)
+    records, _ = parse("casme2", root)
+    record = by_key(records)[clip_key("casme2", clip.subject, clip.clip)]
+    assert record.reject_reason is None and record.apex == record.onset == clip.onset
+
+
+# --- SAMM --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sheet", ["preamble", "single"])
+@pytest.mark.parametrize("subject_cells", ["int", "text"])
+def test_samm_variants_parse_to_truth(tmp_path, sheet, subject_cells):
+    truth = write_samm(tmp_path, sheet=sheet, subject_cells=subject_cells, **SMALL)
+    records, result = parse("samm", tmp_path)
+    assert_matches_truth(records, truth)
+    assert {t.label for t in truth} == set(database_info("samm")["labels"])
+    assert result.notes == []
+
+
+def test_samm_preamble_and_single_header_give_identical_records(tmp_path):
+    preamble = write_samm(tmp_path / "a", sheet="preamble", **SMALL)
+    single = write_samm(tmp_path / "b", sheet="single", subject_cells="text", **SMALL)
+    assert [dataclasses.replace(t, extra={}) for t in preamble] == [
+        dataclasses.replace(t, extra={}) for t in single
+    ]
+    a = relative(parse("samm", tmp_path / "a")[0], tmp_path / "a")
+    b = relative(parse("samm", tmp_path / "b")[0], tmp_path / "b")
+    assert [r.extra["row"] for r in a] == [str(14 + i) for i in range(1, len(a) + 1)]
+    assert [r.extra["row"] for r in b] == [str(i) for i in range(2, len(b) + 2)]
+    strip = [dataclasses.replace(r, extra={}) for r in a]
+    assert strip == [dataclasses.replace(r, extra={}) for r in b]
+
+
+def test_samm_other_and_others_both_become_others(tmp_path):
+    write_samm(tmp_path / "a", sheet="preamble", **SMALL)
+    write_samm(tmp_path / "b", sheet="single", **SMALL)
+    sheet_a = openpyxl.load_workbook(tmp_path / "a/SAMM_Micro_FACS_Codes_v2.xlsx").active
+    sheet_b = openpyxl.load_workbook(tmp_path / "b/SAMM_20181215_Micro_FACS_Codes_v2.xlsx").active
+    assert "Other" in [c.value for c in sheet_a["J"]] and "Others" in [
+        c.value for c in sheet_b["J"]
+    ]
+    for name in ("a", "b"):
+        assert "others" in {r.label for r in parse("samm", tmp_path / name)[0]}
+
+
+def test_samm_stray_files_are_listed(samm_release):
+    root, truth = samm_release
+    _, result = parse("samm", root)
+    frames = root / "SAMM"
+    assert sorted(result.stray_files) == sorted(
+        str(p)
+        for p in (
+            frames / ".DS_Store",
+            frames / "006" / "Thumbs.db",
+            frames / "006" / truth[0].clip / "Desktop - Shortcut.lnk",
+        )
+    )
+
+
+SAMM_SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
+
+
+def test_samm_header_row_not_found(samm_copy):
+    root, _ = samm_copy
+    set_cell(root / SAMM_SHEET, 14, "Filename", "Clip")
+    with pytest.raises(MepipeError, match="header row not found.*'Filename'") as err:
+        parse("samm", root)
+    assert err.value.path == str(root / SAMM_SHEET)
+
+
+def test_samm_unknown_emotion_names_the_row(samm_copy):
+    root, _ = samm_copy
+    set_cell(root / SAMM_SHEET, 17, "Estimated Emotion", "Boredom")
+    with pytest.raises(MepipeError, match="unknown emotion label 'Boredom'") as err:
+        parse("samm", root)
+    assert (err.value.path, err.value.row) == (str(root / SAMM_SHEET), 17)
+
+
+def test_samm_missing_annotation_file(samm_copy):
+    root, _ = samm_copy
+    (root / SAMM_SHEET).unlink()
+    with pytest.raises(MepipeError, match="no SAMM annotation file"):
+        parse("samm", root)
+
+
+def test_samm_onset_frame_missing_names_the_padded_file(samm_copy):
+    root, truth = samm_copy
+    clip = truth[3]
+    expected = root / "SAMM" / clip.subject / clip.clip / f"{clip.subject}_{clip.onset:05d}.jpg"
+    expected.unlink()
+    records, _ = parse("samm", root)
+    reason = _only_rejected(records, clip_key("samm", clip.subject, clip.clip))
+    assert f"onset frame {clip.onset} is missing on disk (expected {expected})" == reason
+
+
+# --- SMIC --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subsets", "cropped"), [(("HS",), False), (("HS", "VIS", "NIR"), False), (("VIS",), True)]
+)
+def test_smic_variants_parse_to_truth(tmp_path, subsets, cropped):
+    truth = write_smic(tmp_path, subsets=subsets, cropped=cropped, **SMALL)
+    records, result = parse(
+        "smic", tmp_path, variant="cropped" if cropped else "raw", smic_subsets=subsets
+    )
+    assert_matches_truth(records, truth)
+    assert {t.label for t in truth} == set(database_info("smic")["labels"])
+    assert f"skipped {2 * len(subsets)} non_micro folders (not micro-expressions)" in result.notes
+    assert all(Path(p).name.startswith("reg_") == cropped for r in records for p in r.source.paths)
+
+
+def test_smic_clip_ids_and_fps_per_subset(smic_release):
+    root, _ = smic_release
+    records, result = parse("smic", root)
+    clips = {r.extra["subset"]: r for r in records if r.subject == "s1" and "ne_01" in r.clip}
+    assert {s: r.clip for s, r in clips.items()} == {
+        "HS": "s1_ne_01",
+        "VIS": "VIS-s1_ne_01",
+        "NIR": "NIR-s1_ne_01",
+    }
+    assert {s: r.fps for s, r in clips.items()} == {"HS": 100.0, "VIS": 25.0, "NIR": 25.0}
+    assert Path(clips["HS"].source.paths[0]).name == f"image{clips['HS'].onset:06d}.bmp"
+    assert Path(clips["VIS"].source.paths[0]).name == f"{clips['VIS'].onset:05d}.bmp"
+    assert "skipped 6 non_micro folders (not micro-expressions)" in result.notes
+    assert not any("non_micro" in p for r in records for p in r.source.paths)
+
+
+def test_smic_subsets_option_reads_only_those(smic_release):
+    root, truth = smic_release
+    records, _ = parse("smic", root, smic_subsets=("HS",))
+    assert_matches_truth(records, [t for t in truth if t.extra["subset"] == "HS"])
+
+
+def test_smic_padded_subject_folders_give_the_same_records(smic_copy, smic_release):
+    """Some copies (and the MEGC list) write s01 and s01_ne_01: both become s1, s1_ne_01."""
+    root, truth = smic_copy
+    hs = root / "SMIC_all_raw" / "HS"
+    for subject in list(hs.iterdir()):
+        if subject.is_dir():
+            for clip in subject.glob("micro/*/*"):
+                clip.rename(clip.parent / clip.name.replace(subject.name, "s0" + subject.name[1:]))
+            subject.rename(hs / ("s0" + subject.name[1:]))
+    assert (hs / "s01" / "micro" / "negative" / "s01_ne_01").is_dir()
+    records, _ = parse("smic", root, smic_subsets=("HS",))
+    assert_matches_truth(records, [t for t in truth if t.extra["subset"] == "HS"])
+
+
+def test_smic_variant_falls_back_with_a_note(smic_release):
+    root, truth = smic_release
+    records, result = parse("smic", root, variant="cropped")
+    assert_matches_truth(records, truth)
+    assert any("no cropped SMIC frames" in n for n in result.notes)
+
+
+def test_smic_stray_files_are_listed(smic_release):
+    root, _ = smic_release
+    _, result = parse("smic", root)
+    names = {Path(p).name for p in result.stray_files}
+    assert names == {".DS_Store", "Thumbs.db", "Desktop - Shortcut.lnk"}
+    assert len(result.stray_files) == 9  # three per subset
+
+
+def test_smic_apex_midpoint_snaps_to_a_frame_on_disk(smic_copy):
+    root, truth = smic_copy
+    clip = truth[0]
+    folder = root / "SMIC_all_raw" / "HS" / clip.subject / "micro" / clip.label / clip.clip
+    (folder / f"image{clip.apex:06d}.bmp").unlink()
+    record = by_key(parse("smic", root)[0])[clip_key("smic", clip.subject, clip.clip)]
+    assert record.apex == clip.apex - 1 and record.apex_source == ApexSource.MIDPOINT
+    assert record.reject_reason is None
+
+
+def test_midpoint_apex_rule():
+    assert midpoint_apex((10, 11, 12, 13, 14)) == 12
+    assert midpoint_apex((10, 11, 12, 13)) == 11
+    assert midpoint_apex((10, 11, 14, 15)) == 11  # middle 12 absent: nearest, lower on tie
+    assert midpoint_apex((10,)) == 10
+
+
+def test_smic_names_normalise_both_ways():
+    assert smic_subject("s01") == smic_subject("s1") == "s1"
+    assert smic_subject("s20") == "s20"
+    assert smic_clip("s01_ne_01") == smic_clip("s1_ne_01") == "s1_ne_01"
+    assert smic_clip("s10_sur_02") == "s10_sur_02"
+
+
+def test_smic_empty_clip_folder_is_rejected(smic_copy):
+    root, truth = smic_copy
+    clip = truth[1]
+    folder = root / "SMIC_all_raw" / "HS" / clip.subject / "micro" / clip.label / clip.clip
+    for frame in folder.iterdir():
+        frame.unlink()
+    records, _ = parse("smic", root)
+    reason = _only_rejected(records, clip_key("smic", clip.subject, clip.clip))
+    assert reason == f"clip folder {folder} holds no frames"
+
+
+def test_smic_unreadable_first_frame_is_rejected(smic_copy):
+    root, truth = smic_copy
+    clip = truth[2]
+    folder = root / "SMIC_all_raw" / "HS" / clip.subject / "micro" / clip.label / clip.clip
+    (folder / f"image{clip.onset:06d}.bmp").write_bytes(b"BMnot really")
+    records, _ = parse("smic", root)
+    reason = _only_rejected(records, clip_key("smic", clip.subject, clip.clip))
+    assert "first frame cannot be read" in reason and f"image{clip.onset:06d}.bmp" in reason
+
+
+def test_smic_unknown_emotion_folder_is_fatal(smic_copy):
+    root, _ = smic_copy
+    bad = root / "SMIC_all_raw" / "HS" / "s1" / "micro" / "happy"
+    (bad / "s1_ha_01").mkdir(parents=True)
+    with pytest.raises(MepipeError, match="unknown emotion label 'happy'") as err:
+        parse("smic", root)
+    assert err.value.path == str(bad)
+
+
+# --- which release is this? -------------------------------------------------------------
+
+
+def test_looks_like_tells_the_releases_apart(casme2_release, samm_release, smic_release):
+    roots = {"casme2": casme2_release[0], "samm": samm_release[0], "smic": smic_release[0]}
+    for name, root in roots.items():
+        assert {n for n in MICRO if ADAPTERS[n].looks_like(root)} == {name}
+    assert not any(cls.looks_like(roots["casme2"] / "missing") for cls in ADAPTERS.values())
+
+
+def test_open_release_names_the_release_it_found(samm_release):
+    root, _ = samm_release
+    with pytest.raises(
+        MepipeError, match="does not look like a CASME II release; it looks like SAMM"
+    ):
+        open_release("casme2", root)
+
+
+def test_adapters_are_registered():
+    assert ADAPTERS["casme2"] is Casme2Adapter
+    assert ADAPTERS["smic"] is SmicAdapter
+    assert ADAPTERS["samm"] is SammAdapter

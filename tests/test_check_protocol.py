@@ -1,0 +1,144 @@
+"""`mepipe check-protocol` on small reference lists in the MEGC 2019 format."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from protocol_manifests import CASME2, SMIC, clip, write_manifest
+
+from mepipe.cli import main
+
+# The user's cde set in the official list's spellings: SAMM `6`, SMIC `s01` / `s01_ne_01`.
+OFFICIAL = """\
+casme2,sub01,EP02_01f,1
+casme2,sub01,EP19_05f,0
+casme2,sub02,EP01_11f,2
+casme2,sub02,EP02_04f,0
+smic,s01,s01_ne_01,0
+smic,s01,s01_po_02,1
+smic,s03,s03_sur_01,2
+samm,6,006_1_2,0
+samm,7,007_2_1,1
+"""
+
+
+@pytest.fixture
+def data(tmp_path):
+    data = tmp_path / "data"
+    write_manifest(data, "casme2", CASME2)
+    write_manifest(data, "smic", SMIC)
+    samm = [clip("006", "006_1_2", "anger"), clip("006", "006_1_3", "others")]
+    write_manifest(data, "samm", [*samm, clip("007", "007_2_1", "happiness")])
+    return data
+
+
+def check(data, tmp_path, text: str):
+    reference = tmp_path / "megc.csv"
+    reference.write_text(text)
+    args = ["check-protocol", "--data", str(data), "--reference", str(reference)]
+    return reference, CliRunner().invoke(main, args, env={"COLUMNS": "200"})
+
+
+def row_of(output: str, key: str) -> list[str]:
+    line = next(line for line in output.splitlines() if f" {key} " in line)
+    return [c.strip() for c in line.split("│")[1:-1]]
+
+
+def test_identical_list_exits_0(data, tmp_path):
+    _, result = check(data, tmp_path, OFFICIAL)
+    assert result.exit_code == 0, result.output
+    assert "all 9 clips match megc.csv" in result.output
+
+
+def test_other_spellings_and_blank_lines_are_accepted(data, tmp_path):
+    text = (
+        OFFICIAL.replace("casme2,sub01,", "casme2,1,")
+        .replace("samm,6,", "samm,006,")
+        .replace("smic,s03,s03_sur_01", "SMIC, s3 , s3_sur_01")
+    )
+    _, result = check(data, tmp_path, "\ufeff" + text + "\n\n")
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_extra_and_mislabelled_are_listed(data, tmp_path):
+    text = (
+        OFFICIAL.replace("smic,s03,s03_sur_01,2\n", "").replace(  # the user's clip is extra
+            "casme2,sub01,EP02_01f,1", "casme2,sub01,EP02_01f,2"
+        )
+        + "casme2,sub02,EP08_04,0\n"  # rejected at ingest
+        + "casme2,sub04,EP12_01f,0\n"  # excluded by cde.toml
+        + "samm,8,008_1_1,0\n"  # not in the release at all
+    )
+    _, result = check(data, tmp_path, text)
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert row_of(out, "smic__s3__s3_sur_01") == [
+        "extra",
+        "smic__s3__s3_sur_01",
+        "",
+        "surprise",
+        "",
+    ]
+    assert row_of(out, "casme2__sub01__EP02_01f") == [
+        "mislabelled",
+        "casme2__sub01__EP02_01f",
+        "surprise",
+        "positive",
+        "",
+    ]
+    assert row_of(out, "casme2__sub02__EP08_04") == [
+        "missing",
+        "casme2__sub02__EP08_04",
+        "negative",
+        "",
+        "rejected: frame missing on disk",
+    ]
+    assert (
+        row_of(out, "casme2__sub04__EP12_01f")[4]
+        == "excluded: no apex annotated ('/' in ApexFrame)"
+    )
+    assert row_of(out, "samm__008__008_1_1")[4] == "not in the manifest"
+    assert "5 differences" in out
+    assert "3 missing, 1 extra, 1 mislabelled" in out
+    assert "casme2__sub02__EP02_04f" not in out  # matching clips are not listed
+
+
+def test_database_not_ingested_is_named(tmp_path):
+    write_manifest(tmp_path / "data", "casme2", CASME2)
+    casme2_only = "".join(line + "\n" for line in OFFICIAL.splitlines() if "casme2" in line)
+    _, result = check(tmp_path / "data", tmp_path, casme2_only + "smic,s01,s01_ne_01,0\n")
+    assert result.exit_code == 1
+    assert row_of(result.output, "smic__s1__s1_ne_01")[4] == "smic not ingested"
+    assert "1 missing, 0 extra, 0 mislabelled" in result.output
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "message"),
+    [
+        ("casme2,sub01,EP03_02", "expected 4 fields (database, subject, clip, class), found 3"),
+        ("casme2,sub01,EP03_02,3", "class '3' is not 0..2 (negative, positive, surprise)"),
+        ("casme2,sub01,EP03_02,neg", "class 'neg' is not 0..2"),
+        ("mmi,S050,S050-003,0", "database 'mmi' is not one of smic, casme2, samm"),
+        ("samm,six,006_1_2,0", "subject 'six' has no number"),
+        ("smic,s01,ne_01,0", "SMIC clip 'ne_01' is not of the form s01_ne_01"),
+        ("smic,s1,s1_ne_01,0", "clip listed twice (first at row 5)"),
+    ],
+)
+def test_malformed_row_names_file_and_row(data, tmp_path, bad_row, message):
+    lines = OFFICIAL.splitlines()
+    lines.insert(6, bad_row)  # becomes row 7
+    reference, result = check(data, tmp_path, "\n".join(lines) + "\n")
+    assert result.exit_code == 1
+    assert f"Error: {reference}, row 7: {message}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_empty_and_unreadable_reference(data, tmp_path):
+    reference, result = check(data, tmp_path, "\n")
+    assert result.exit_code == 1
+    assert f"Error: {reference}: the reference list is empty" in result.output
+    reference.write_bytes(b"\xff\xfe\x00bad")
+    args = ["check-protocol", "--data", str(data), "--reference", str(reference)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert f"Error: {reference}: cannot read the reference list" in result.output

@@ -1,0 +1,73 @@
+"""`mepipe ingest` end to end on the demo releases: manifests match the generator's truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mepipe.demo.truth import DemoClip
+from mepipe.records import clip_key
+
+DATABASES = ("casme2", "smic", "samm", "ckplus", "oulu", "mmi")
+
+
+def usable(clips: list[DemoClip]) -> list[DemoClip]:
+    return [c for c in clips if c.label is not None and c.rejected is None]
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_manifest_matches_ground_truth(database, demo_raw, demo_manifests):
+    _, truth = demo_raw
+    manifest = pd.read_parquet(demo_manifests / database / "manifest.parquet").set_index("key")
+    expected = {clip_key(c.database, c.subject, c.clip): c for c in usable(truth[database])}
+    ok = manifest[manifest.status != "rejected"]
+    assert set(ok.index) == set(expected)
+    for key, clip in expected.items():
+        row = manifest.loc[key]
+        assert (row["subject"], row["clip"], row["label"]) == (clip.subject, clip.clip, clip.label)
+        assert (row.onset, row.offset) == (clip.onset, clip.offset)
+        assert list(row.frame_numbers) == clip.frame_numbers
+        if row.apex_source in ("annotated", "oao-marker", "last-frame"):
+            assert row.apex == clip.apex
+        assert row.neutral_frame == clip.onset
+        assert len(row.expression_frames) == 5
+        assert row.apex in list(row.expression_frames)
+        assert list(row.expression_frames) == sorted(row.expression_frames)
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_report_accounts_for_every_clip(database, demo_manifests):
+    report = json.loads((demo_manifests / database / "ingest_report.json").read_text())
+    manifest = pd.read_parquet(demo_manifests / database / "manifest.parquet")
+    assert report["clips_found"] == len(manifest)
+    assert report["clips_accepted"] + len(report["rejected"]) == len(manifest)
+    assert {r["key"] for r in report["rejected"]} == set(
+        manifest.key[manifest.status == "rejected"]
+    )
+    assert sum(report["labels"].values()) == report["clips_accepted"]
+
+
+def test_every_scheme_has_a_label_or_a_reason(demo_manifests):
+    manifest = pd.read_parquet(demo_manifests / "casme2" / "manifest.parquet")
+    schemes = [c.removeprefix("label_") for c in manifest.columns if c.startswith("label_")]
+    assert {"cde", "casme2_5class", "samm_5class", "smic_3class"} <= set(schemes)
+    for scheme in schemes:
+        labelled = manifest[f"label_{scheme}"].notna()
+        explained = manifest[f"excluded_{scheme}"].notna()
+        assert (labelled ^ explained).all(), scheme
+    assert manifest.label_samm_5class.isna().all()
+
+
+def test_ingest_writes_atomically_and_is_repeatable(demo_raw, tmp_path: Path):
+    from mepipe.ingest import IngestOptions, ingest_database
+
+    root, _ = demo_raw
+    for out in ("a", "b"):
+        ingest_database("casme2", root / "casme2", tmp_path / out, IngestOptions(align=False))
+    first = pd.read_parquet(tmp_path / "a" / "casme2" / "manifest.parquet")
+    second = pd.read_parquet(tmp_path / "b" / "casme2" / "manifest.parquet")
+    pd.testing.assert_frame_equal(first, second)
+    assert not [p for p in (tmp_path / "a" / "casme2").iterdir() if p.name.endswith(".tmp")]
