@@ -101,9 +101,9 @@ def contact_sheet(
         if sample is None:
             raise MepipeError(f"sample {key} is missing from {row['shard']}", db_dir)
         labels = [
-            f"{c.removeprefix('label_')}: {plain(row[c])}"
-            for c in rows.columns
-            if c.startswith("label_")
+            f"{column.removeprefix('label_')}: {plain(row[column])}"
+            for column in rows.columns
+            if column.startswith("label_") and plain(row[column]) is not None
         ]
         caption = [
             f"{plain(row['subject'])}  {plain(row.get('label'))}",

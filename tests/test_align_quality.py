@@ -107,16 +107,29 @@ def test_clip_that_moved_rejects_and_small_move_flags(tmp_path, landmarker):
     """The camera (or head) moved between neutral and apex: landmarks moved as a whole."""
     frames = _frames()
     interocular = 0.18 * FRAME_SIZE[1]  # roughly, for this look
-    far = frames[:3] + [shifted(f, 0.45 * interocular) for f in frames[3:]]
-    near = frames[:3] + [shifted(f, 0.15 * interocular) for f in frames[3:]]
+    far = frames[:3] + [shifted(f, 0.3 * interocular) for f in frames[3:]]
+    near = frames[:3] + [shifted(f, 0.1 * interocular) for f in frames[3:]]
     moved = _align(tmp_path, landmarker, far, clip="far")
     nudged = _align(tmp_path, landmarker, near, clip="near")
     assert moved.verdict.status == "rejected"
     assert any(
-        "apex frame 104 landmarks moved" in r and "clip moved" in r for r in moved.verdict.reasons
+        "to apex frame 104" in r and "the clip moved, not the face" in r
+        for r in moved.verdict.reasons
     )
     assert nudged.verdict.status == "flagged"
-    assert any("flag above 0.08" in r for r in nudged.verdict.reasons)
+    assert any("flag above 0.05" in r for r in nudged.verdict.reasons)
+
+
+def test_a_macro_expression_is_not_taken_for_a_move(tmp_path, landmarker):
+    """A strong surprise (brows up, jaw down) moves landmarks far: fine for a macro clip,
+    and for a micro clip the same motion is flagged."""
+    look = Look.for_subject(0)
+    frames = render_clip(look, "surprise", 9, 4, 0.3 * 0.18 * FRAME_SIZE[1], FRAME_SIZE)
+    macro = clip_row(tmp_path, "S005", "001", "surprise", frames=frames)
+    as_macro = align_clip(replace(clip_frames(pd.Series(macro)), kind="macro"), OPTIONS, landmarker)
+    as_micro = align_clip(clip_frames(pd.Series(macro)), OPTIONS, landmarker)
+    assert as_macro.verdict.status == "ok", as_macro.verdict.reasons
+    assert as_micro.verdict.status != "ok"
 
 
 def test_unreadable_frame_rejects_the_clip_not_the_run(tmp_path, landmarker):

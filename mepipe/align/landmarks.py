@@ -24,6 +24,17 @@ MOUTH_CORNERS = (61, 291)
 ALIGNMENT_POINTS = (*EYE_CENTRES, NOSE_TIP, *MOUTH_CORNERS)
 CHEEKS = (234, 454)  # face contour at the cheekbones: their depth difference gives the yaw
 ALIGNMENT_POINT_NAMES = ("eye_r", "eye_l", "nose_tip", "mouth_r", "mouth_l")
+# Groups of mesh points on parts of the face that expressions move little. A head or
+# camera move shifts all of them alike; an expression leaves at least one nearly still.
+STILL_GROUPS: dict[str, tuple[int, ...]] = {
+    "temple_r": (54, 103, 67, 21, 162, 127),
+    "temple_l": (284, 332, 297, 251, 389, 356),
+    "forehead": (10, 151, 109, 338),
+    "nose_bridge": (168, 6, 197, 195),
+    "chin": (152, 148, 176, 377, 400),
+    "jaw_r": (172, 136, 150),
+    "jaw_l": (397, 365, 379),
+}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class ClipFrames:
     frame_numbers: tuple[int, ...]
     frame_paths: tuple[str, ...]
     video: str | None = None
+    kind: str = "micro"  # micro or macro: chooses the motion thresholds
 
 
 @dataclass
@@ -136,7 +137,7 @@ def _align(
 
     with clock.stage("landmarks"):
         apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
-        verdict = assess(detection, detect_frame, apex, clip.apex, thresholds)
+        verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
     if detect_frame != clip.neutral:
         verdict = verdict.add(
             "flagged", f"face found on frame {detect_frame}, not on the neutral {clip.neutral}"

@@ -93,6 +93,7 @@ def clip_frames(row: pd.Series) -> ClipFrames:
         frame_numbers=tuple(int(n) for n in plain(row["frame_numbers"]) or ()),
         frame_paths=tuple(str(p) for p in plain(row.get("frame_paths")) or ()),
         video=plain(row.get("video")) or None,
+        kind=plain(row.get("kind")) or "micro",
     )
 
 
