@@ -43,7 +43,7 @@ def test_layout_members_and_manifest_columns(tmp_path, release):
     assert first["shard"] == "shards/sub01-000000.tar"
     assert list(first["members"]) == [
         f"{first['key']}.{suffix}"
-        for suffix in ("e0.jpg", "e1.jpg", "e2.jpg", "e3.jpg", "e4.jpg", "json", "neutral.jpg")
+        for suffix in ("neutral.jpg", "e0.jpg", "e1.jpg", "e2.jpg", "e3.jpg", "e4.jpg", "json")
     ]
     assert len(first["landmarks"]) == 10 and len(first["transform"]) == 6
     assert first["detect_frame"] == first["neutral_frame"]
@@ -95,7 +95,7 @@ def test_rerun_reuses_complete_shards_and_redoes_changed_options(tmp_path, relea
 
     changed = run_shards(db, release, replace(OPTIONS, format="png"), workers=1, quiet=True)
     assert (changed.shards_reused, changed.clips_aligned) == (0, 6)
-    assert changed.manifest.iloc[0]["members"][-1].endswith(".neutral.png")
+    assert changed.manifest.iloc[0]["members"][0].endswith(".neutral.png")
 
     # a changed row (another label) redoes only its subject's shard
     edited = release.copy()
@@ -105,24 +105,24 @@ def test_rerun_reuses_complete_shards_and_redoes_changed_options(tmp_path, relea
 
 
 # Runs write_shards in a child process that kills itself (SIGKILL) while writing the
-# second shard, after the first shard and its index entry are complete.
+# second shard, after the first shard and its index entry are complete (7 members/sample).
 _KILLED_RUN = """
 import os, signal, sys
 import pandas as pd
 import mepipe.shards.write as write
 from mepipe.shards import ShardOptions, write_shards
 
-class DyingWriter(write.TarWriter):
-    samples = 0
-    def write(self, obj):
-        size = super().write(obj)
-        DyingWriter.samples += 1
-        if DyingWriter.samples == 3:  # the first sample of the second shard
-            self.stream.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
-        return size
+real_add_member = write._add_member
+added = []
 
-write.TarWriter = DyingWriter
+def dying_add_member(tar, name, data):
+    real_add_member(tar, name, data)
+    added.append(name)
+    if len(added) == 2 * 7 + 1:  # the first member of the second shard
+        tar.fileobj.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+write._add_member = dying_add_member
 write_shards(sys.argv[2], pd.read_parquet(sys.argv[1]), ShardOptions(size=64), workers=1)
 """
 
@@ -163,7 +163,7 @@ def test_tar_headers_are_reproducible(tmp_path, release):
         members = tar.getmembers()
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
     names = [m.name.partition(".")[2] for m in members]
-    assert names[:7] == ["e0.jpg", "e1.jpg", "e2.jpg", "e3.jpg", "e4.jpg", "json", "neutral.jpg"]
+    assert names[:7] == ["neutral.jpg", "e0.jpg", "e1.jpg", "e2.jpg", "e3.jpg", "e4.jpg", "json"]
 
 
 def test_rows_without_selected_frames_are_rejected_with_a_reason(tmp_path):

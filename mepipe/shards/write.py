@@ -1,7 +1,7 @@
 """Write one database's WebDataset shards from its manifest: parallel, resumable, exact.
 
 `write_shards` is what `mepipe ingest` calls. Clips are aligned in worker processes (one
-mediapipe Landmarker each); the parent writes each shard as soon as its last clip is
+mediapipe Landmarker each, see mepipe.shards.clip); the parent writes each shard as soon as its last clip is
 back, to a temporary name then renamed, and rewrites index.json after every shard. A rerun
 reuses every shard whose inputs, options and sha256 still match, so after a crash it does
 only the rest and ends with the same bytes as a clean run.
@@ -9,9 +9,11 @@ only the rest and ends with the same bytes as a clean run.
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
+import tarfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import pandas as pd
 from rich.console import Console
 from rich.progress import (
@@ -34,13 +35,19 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
-from webdataset import TarWriter
 
-from mepipe.align.landmarks import Landmarker
 from mepipe.align.quality import REJECTED, Verdict
 from mepipe.atomic import atomic_path
 from mepipe.errors import MepipeError
-from mepipe.shards.clip import STAGES, AlignedClip, ClipFrames, align_clip, new_landmarker
+from mepipe.shards.clip import (
+    STAGES,
+    AlignedClip,
+    ClipFrames,
+    align_clip,
+    align_in_worker,
+    init_worker,
+    new_landmarker,
+)
 from mepipe.shards.index import (
     INDEX_NAME,
     ClipFacts,
@@ -195,18 +202,6 @@ def _remove_leftovers(shards_dir: Path, planned: set[str]) -> None:
 
 # --- alignment, in-process or in workers -------------------------------------------------
 
-_worker: dict[str, Any] = {}
-
-
-def _init_worker(options: ShardOptions) -> None:
-    cv2.setNumThreads(1)
-    _worker["options"] = options
-    _worker["landmarker"] = new_landmarker(options)
-
-
-def _align_in_worker(clip: ClipFrames) -> AlignedClip:
-    return align_clip(clip, _worker["options"], _worker["landmarker"])
-
 
 def _align_all(
     jobs: list[ClipFrames], options: ShardOptions, workers: int | None
@@ -216,7 +211,7 @@ def _align_all(
         return
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers == 1:
-        landmarker: Landmarker = new_landmarker(options)
+        landmarker = new_landmarker(options)
         try:
             for clip in jobs:
                 yield align_clip(clip, options, landmarker)
@@ -225,8 +220,8 @@ def _align_all(
         return
     # spawn, not fork: mediapipe and OpenCV start threads that a fork does not survive
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, _init_worker, (options,)) as executor:
-        futures = [executor.submit(_align_in_worker, clip) for clip in jobs]
+    with ProcessPoolExecutor(workers, context, init_worker, (options,)) as executor:
+        futures = [executor.submit(align_in_worker, clip) for clip in jobs]
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -272,14 +267,13 @@ def _write_shard(
 ) -> ShardEntry:
     """Write one tar (temporary name, then rename) and return its index entry.
 
-    Members are written in name order by webdataset's TarWriter with mtime 0, uid/gid 0
-    and empty user/group names, so equal inputs give byte-identical tars.
+    Members in a fixed order (neutral, e0..e4, json), every header with mtime 0, uid/gid 0,
+    empty user/group names and mode 0444: equal inputs give byte-identical tars.
     """
     path = shards_dir / plan.name
     clips: dict[str, ClipFacts] = {}
     keys: list[str] = []
-    with atomic_path(path) as tmp, tmp.open("wb") as handle:
-        writer = TarWriter(handle, user="", group="", mtime=0, encoder=False)
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
         for key in plan.keys:
             clip = aligned[key]
             facts = ClipFacts(
@@ -293,12 +287,11 @@ def _write_shard(
             clips[key] = facts
             if facts.status == REJECTED:
                 continue
-            record = sample_record(rows[key], facts, options)
-            sample: dict[str, Any] = {"__key__": key, **clip.images}
-            sample["json"] = json.dumps(record, sort_keys=True).encode()
-            writer.write(sample)
+            record = json.dumps(sample_record(rows[key], facts, options), sort_keys=True)
+            members = {**clip.images, "json": record.encode()}
+            for name in member_names(key, options.format):
+                _add_member(tar, name, members[name.partition(".")[2]])
             keys.append(key)
-        writer.close()
     return ShardEntry(
         name=plan.name,
         subject=plan.subject,
@@ -356,9 +349,17 @@ def _merge(manifest: pd.DataFrame, index: ShardIndex) -> pd.DataFrame:
 
 
 def member_names(key: str, fmt: str) -> list[str]:
-    """Names of a sample's members, in tar order (TarWriter writes them sorted)."""
-    suffixes = sorted([f"e{i}.{fmt}" for i in range(5)] + ["json", f"neutral.{fmt}"])
+    """Names of a sample's members, in tar order."""
+    suffixes = [f"neutral.{fmt}", *(f"e{i}.{fmt}" for i in range(5)), "json"]
     return [f"{key}.{suffix}" for suffix in suffixes]
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
 
 
 # --- progress and summary -----------------------------------------------------------------
