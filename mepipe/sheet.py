@@ -124,6 +124,22 @@ def contact_sheet(
     return sheet
 
 
+def write_contact_sheet(
+    db_dir: Path,
+    out: Path,
+    limit: int = 24,
+    keys: tuple[str, ...] = (),
+    landmarks: bool = False,
+) -> Image.Image:
+    """Write `contact_sheet(...)` to `out` as PNG (atomically) and return it."""
+    sheet = contact_sheet(db_dir, limit, keys, landmarks)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return sheet
+
+
 @click.command("show")
 @click.option(
     "--data",
@@ -149,9 +165,5 @@ def show_command(
     db_dir = data_dir / database
     if not (db_dir / "manifest.parquet").exists():
         raise MepipeError(f"no manifest.parquet for database '{database}'", db_dir)
-    sheet = contact_sheet(db_dir, limit, keys, landmarks)
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    sheet = write_contact_sheet(db_dir, out, limit, keys, landmarks)
     click.echo(f"wrote {out} ({sheet.width}x{sheet.height})")

@@ -101,8 +101,12 @@ class Landmarker:
             model_selection=0, min_detection_confidence=min_detection / 2
         )
 
-    def detect(self, image: np.ndarray) -> Detection:
-        """Faces on an RGB uint8 frame (grayscale must already be three channels)."""
+    def detect(self, image: np.ndarray, score: bool = True) -> Detection:
+        """Faces on an RGB uint8 frame (grayscale must already be three channels).
+
+        With `score=False` BlazeFace is skipped (the score reads 0.0): for frames where
+        only the landmarks matter, such as the apex frame.
+        """
         image = np.ascontiguousarray(image)
         height, width = image.shape[:2]
         mesh = self._mesh.process(image)
@@ -111,9 +115,11 @@ class Landmarker:
             points = np.array([(p.x * width, p.y * height, p.z * width) for p in found.landmark])
             faces.append(Face(points))
         faces.sort(key=Face.area, reverse=True)
-        detected = self._detector.process(image).detections or ()
-        score = max((float(d.score[0]) for d in detected), default=0.0)
-        return Detection(tuple(faces), score)
+        best = 0.0
+        if score:
+            detected = self._detector.process(image).detections or ()
+            best = max((float(d.score[0]) for d in detected), default=0.0)
+        return Detection(tuple(faces), best)
 
     def close(self) -> None:
         self._mesh.close()

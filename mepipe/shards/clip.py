@@ -153,7 +153,11 @@ def _align(
     assert face is not None
 
     with clock.stage("landmarks"):
-        apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
+        apex = (
+            detection
+            if clip.apex == detect_frame
+            else landmarker.detect(frames[clip.apex], score=False)
+        )
         verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
     if detect_frame != clip.neutral:
         verdict = verdict.add(
@@ -179,7 +183,7 @@ def _align(
         matrices = []
         for _, number in members:
             with clock.stage("landmarks"):
-                own = landmarker.detect(frames[number]).face
+                own = landmarker.detect(frames[number], score=False).face
             if own is None:
                 result.verdict = verdict.add(
                     REJECTED, f"per-frame alignment: no face found on frame {number}"

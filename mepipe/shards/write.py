@@ -179,7 +179,7 @@ def _reusable(
         old = read_index(shards_dir)
     except MepipeError:
         return {}  # unreadable index: nothing is trusted, everything is redone
-    if old.options != options.to_json():
+    if old.options != json.loads(json.dumps(options.to_json())):  # as stored
         return {}
     previous = old.by_name()
     keep = {}
