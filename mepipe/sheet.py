@@ -1,9 +1,169 @@
-"""Placeholder: `mepipe show` is being built (see the issues)."""
+"""`mepipe show`: a contact sheet of aligned clips, the way people check alignment.
+
+One row per clip: its subject, key, label and status, then the aligned neutral frame and
+the five expression frames as the shards hold them. With `--landmarks` each row starts
+with the raw neutral frame with the five detected points drawn, and the template points
+are marked on the aligned neutral frame: a good alignment puts the eyes on the marks.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
 
 import click
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw, ImageFont
+
+from mepipe.align.transform import template
+from mepipe.atomic import atomic_path
+from mepipe.errors import MepipeError
+from mepipe.images import read_frames
+from mepipe.shards.index import read_index
+from mepipe.shards.plan import SHARDS_DIR, plain
+from mepipe.shards.read import Sample, iter_samples
+
+TILE = 128
+CAPTION_WIDTH = 230
+GAP = 4
+FRAMES = ("neutral", "e0", "e1", "e2", "e3", "e4")
+POINT_COLOURS = ("#00ff66", "#00ff66", "#ffcc00", "#ff3366", "#ff3366")
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def _mark(draw: ImageDraw.ImageDraw, points: np.ndarray, radius: float) -> None:
+    for (x, y), colour in zip(points, POINT_COLOURS, strict=True):
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), outline=colour, width=2)
+
+
+def _raw_tile(row: pd.Series) -> Image.Image:
+    """The raw neutral (detection) frame, scaled to the tile height, points drawn."""
+    frame_number = plain(row["detect_frame"]) or plain(row["neutral_frame"])
+    (frame,) = read_frames(
+        [frame_number],
+        plain(row["frame_numbers"]),
+        plain(row["frame_paths"]) or [],
+        plain(row.get("video")),
+    )
+    image = Image.fromarray(frame)
+    scale = TILE / image.height
+    image = image.resize((max(1, round(image.width * scale)), TILE), Image.Resampling.BILINEAR)
+    if plain(row["landmarks"]):
+        points = np.asarray(plain(row["landmarks"]), float).reshape(5, 2) * scale
+        _mark(ImageDraw.Draw(image), points, 3)
+    return image
+
+
+def contact_sheet(
+    db_dir: Path, limit: int = 24, keys: tuple[str, ...] = (), landmarks: bool = False
+) -> Image.Image:
+    """The sheet of the first `limit` usable clips (or of `keys`) of one database."""
+    manifest = pd.read_parquet(db_dir / "manifest.parquet")
+    if "shard" not in manifest.columns:
+        raise MepipeError("manifest has no shard column: ingest without --no-align", db_dir)
+    rows = manifest[manifest["shard"].notna()].sort_values("key")
+    if keys:
+        unknown = sorted(set(keys) - set(rows["key"]))
+        if unknown:
+            raise MepipeError(f"no aligned clip with key {', '.join(unknown)}", db_dir)
+        rows = rows[rows["key"].isin(keys)]
+    rows = rows.head(limit)
+    if rows.empty:
+        raise MepipeError("no aligned clips to show", db_dir)
+    size = read_index(db_dir / SHARDS_DIR).options["size"]
+
+    samples: dict[str, Sample] = {}
+    for shard, group in rows.groupby("shard"):
+        for sample in iter_samples(db_dir / str(shard), set(group["key"])):
+            samples[sample.key] = sample
+
+    raws = [_raw_tile(row) for _, row in rows.iterrows()] if landmarks else []
+    raw_width = max((r.width for r in raws), default=0) + (GAP if raws else 0)
+    width = CAPTION_WIDTH + raw_width + len(FRAMES) * (TILE + GAP)
+    header = 22
+    sheet = Image.new("RGB", (width, header + len(rows) * (TILE + GAP)), "white")
+    draw = ImageDraw.Draw(sheet)
+    small = _font(11)
+    x0 = CAPTION_WIDTH + raw_width
+    if raws:
+        draw.text((CAPTION_WIDTH, 4), "raw + detected points", fill="black", font=small)
+    for j, name in enumerate(FRAMES):
+        draw.text((x0 + j * (TILE + GAP), 4), name, fill="black", font=small)
+    marks = template(size) * TILE / size
+    for i, (_, row) in enumerate(rows.iterrows()):
+        y = header + i * (TILE + GAP)
+        key = str(row["key"])
+        sample = samples.get(key)
+        if sample is None:
+            raise MepipeError(f"sample {key} is missing from {row['shard']}", db_dir)
+        labels = [
+            f"{column.removeprefix('label_')}: {plain(row[column])}"
+            for column in rows.columns
+            if column.startswith("label_") and plain(row[column]) is not None
+        ]
+        caption = [
+            f"{plain(row['subject'])}  {plain(row.get('label'))}",
+            key,
+            *labels[:3],
+            f"status: {plain(row['status'])}",
+        ]
+        draw.multiline_text((6, y + 4), "\n".join(caption), fill="black", font=small, spacing=3)
+        if raws:
+            sheet.paste(raws[i], (CAPTION_WIDTH, y))
+        for j, name in enumerate(FRAMES):
+            tile = Image.fromarray(sample.image(name)).resize(
+                (TILE, TILE), Image.Resampling.BILINEAR
+            )
+            if landmarks and name == "neutral":
+                _mark(ImageDraw.Draw(tile), marks, 2)
+            sheet.paste(tile, (x0 + j * (TILE + GAP), y))
+    return sheet
+
+
+def write_contact_sheet(
+    db_dir: Path,
+    out: Path,
+    limit: int = 24,
+    keys: tuple[str, ...] = (),
+    landmarks: bool = False,
+) -> Image.Image:
+    """Write `contact_sheet(...)` to `out` as PNG (atomically) and return it."""
+    sheet = contact_sheet(db_dir, limit, keys, landmarks)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return sheet
 
 
 @click.command("show")
-def show_command() -> None:
-    """Not built yet."""
-    raise click.ClickException("mepipe show is not built yet")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="data directory that `mepipe ingest` wrote",
+)
+@click.option("--db", "database", required=True, help="database to show (casme2, samm, ...)")
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write"
+)
+@click.option("--limit", default=24, show_default=True, help="at most this many clips")
+@click.option("--key", "keys", multiple=True, help="show these clip keys (repeatable)")
+@click.option(
+    "--landmarks", is_flag=True, help="add the raw neutral frame with the detected points"
+)
+def show_command(
+    data_dir: Path, database: str, out: Path, limit: int, keys: tuple[str, ...], landmarks: bool
+) -> None:
+    """Write a contact sheet (PNG): per clip the aligned neutral and five expression frames,
+    label and subject."""
+    db_dir = data_dir / database
+    if not (db_dir / "manifest.parquet").exists():
+        raise MepipeError(f"no manifest.parquet for database '{database}'", db_dir)
+    sheet = write_contact_sheet(db_dir, out, limit, keys, landmarks)
+    click.echo(f"wrote {out} ({sheet.width}x{sheet.height})")

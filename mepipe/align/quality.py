@@ -1,0 +1,143 @@
+"""Whether a clip's face is good enough to align, and what to say when it is not.
+
+Every check is a threshold with a documented default (also the CLI's defaults). A clip that
+fails a `max_*`/`min_*` threshold is rejected; one that passes a `flag_*` threshold is kept
+but flagged, and the reason goes to the manifest and the ingest report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from mepipe.align.landmarks import STILL_GROUPS, Detection, Face
+
+REJECTED = "rejected"
+FLAGGED = "flagged"
+OK = "ok"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Quality thresholds. `help` metadata becomes the CLI help of `mepipe ingest`."""
+
+    min_confidence: float = field(
+        default=0.5,
+        metadata={"help": "reject a clip whose face detector score is below this (0-1)"},
+    )
+    max_faces: int = field(
+        default=1, metadata={"help": "reject a clip with more faces than this on its frame"}
+    )
+    flag_yaw: float = field(
+        default=10.0, metadata={"help": "flag a clip whose head is turned more (degrees)"}
+    )
+    max_yaw: float = field(
+        default=20.0, metadata={"help": "reject a clip whose head is turned more (degrees)"}
+    )
+    flag_motion: float = field(
+        default=0.05,
+        metadata={
+            "help": "flag a micro clip whose face moved more between the neutral and the apex "
+            "frame (fraction of the interocular distance; see docs/alignment.md)"
+        },
+    )
+    max_motion: float = field(
+        default=0.15,
+        metadata={"help": "reject a micro clip whose face moved more (as --flag-motion)"},
+    )
+    flag_motion_macro: float = field(
+        default=0.2,
+        metadata={"help": "--flag-motion for macro clips, whose expressions move landmarks more"},
+    )
+    max_motion_macro: float = field(default=0.4, metadata={"help": "--max-motion for macro clips"})
+    detect_tries: int = field(
+        default=5,
+        metadata={"help": "frames tried for the face, from the neutral frame on, before rejecting"},
+    )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The quality outcome of one clip: `ok`, `flagged` or `rejected`, and why."""
+
+    status: str = OK
+    reasons: tuple[str, ...] = ()
+
+    def add(self, status: str, reason: str) -> Verdict:
+        rank = {OK: 0, FLAGGED: 1, REJECTED: 2}
+        worst = status if rank[status] > rank[self.status] else self.status
+        return Verdict(worst, (*self.reasons, reason))
+
+
+def usable(detection: Detection, thresholds: Thresholds) -> bool:
+    """Whether a frame can serve for detection: a face, scored at least min_confidence."""
+    return detection.face is not None and detection.score >= thresholds.min_confidence
+
+
+def why_unusable(detection: Detection, frame: int, thresholds: Thresholds) -> str:
+    if detection.face is None:
+        return f"no face found on frame {frame}"
+    return (
+        f"face detector confidence {detection.score:.2f} below {thresholds.min_confidence:.2f} "
+        f"on frame {frame}"
+    )
+
+
+def head_motion(neutral: Face, apex: Face) -> float:
+    """How far the face as a whole moved from the neutral to the apex frame.
+
+    For each group of still points (temples, forehead, nose bridge, chin, jaw sides), the
+    median displacement; the result is the smallest of them, as a fraction of the
+    interocular distance. A head or camera move shifts every group; an expression leaves
+    at least one group nearly still (FaceMesh still drags them a little: on the demo face
+    a micro-expression reads up to 0.02, a strong macro surprise about 0.13).
+    """
+    moved = apex.points[:, :2] - neutral.points[:, :2]
+    shifts = [np.linalg.norm(np.median(moved[list(g)], axis=0)) for g in STILL_GROUPS.values()]
+    return float(min(shifts) / neutral.interocular())
+
+
+def assess(
+    neutral: Detection,
+    neutral_frame: int,
+    apex: Detection,
+    apex_frame: int,
+    thresholds: Thresholds,
+    kind: str = "micro",
+) -> Verdict:
+    """Quality of a clip whose neutral detection is usable (see `usable`).
+
+    `kind` (micro or macro) chooses the motion thresholds: a macro-expression moves
+    landmarks far more than a micro-expression, a head move must not be confused with it.
+    """
+    verdict = Verdict()
+    face = neutral.face
+    assert face is not None
+    if len(neutral.faces) > thresholds.max_faces:
+        verdict = verdict.add(REJECTED, f"{len(neutral.faces)} faces on frame {neutral_frame}")
+    yaw = abs(face.yaw())
+    if yaw > thresholds.max_yaw:
+        verdict = verdict.add(
+            REJECTED, f"head turned {yaw:.0f} degrees (max {thresholds.max_yaw:g})"
+        )
+    elif yaw > thresholds.flag_yaw:
+        verdict = verdict.add(
+            FLAGGED, f"head turned {yaw:.0f} degrees (flag above {thresholds.flag_yaw:g})"
+        )
+    if apex.face is None:
+        return verdict.add(REJECTED, f"no face found on apex frame {apex_frame}")
+    motion = head_motion(face, apex.face)
+    flag, limit = thresholds.flag_motion, thresholds.max_motion
+    if kind == "macro":
+        flag, limit = thresholds.flag_motion_macro, thresholds.max_motion_macro
+    moved = f"face moved {motion:.2f} interocular from the neutral to apex frame {apex_frame}"
+    if motion > limit:
+        verdict = verdict.add(REJECTED, f"{moved} (max {limit:g}): the clip moved, not the face")
+    elif motion > flag:
+        verdict = verdict.add(FLAGGED, f"{moved} (flag above {flag:g})")
+    return verdict

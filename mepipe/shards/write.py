@@ -1,0 +1,414 @@
+"""Write one database's WebDataset shards from its manifest: parallel, resumable, exact.
+
+`write_shards` is what `mepipe ingest` calls. Clips are aligned in worker processes (one
+mediapipe Landmarker each, see mepipe.shards.clip); the parent writes each shard as soon as its last clip is
+back, to a temporary name then renamed, and rewrites index.json after every shard. A rerun
+reuses every shard whose inputs, options and sha256 still match, so after a crash it does
+only the rest and ends with the same bytes as a clean run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import tarfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from mepipe.align.quality import REJECTED, Verdict
+from mepipe.atomic import atomic_path
+from mepipe.errors import MepipeError
+from mepipe.shards.clip import (
+    STAGES,
+    AlignedClip,
+    ClipFrames,
+    align_clip,
+    align_in_worker,
+    init_worker,
+    new_landmarker,
+)
+from mepipe.shards.index import (
+    INDEX_NAME,
+    ClipFacts,
+    ShardEntry,
+    ShardIndex,
+    read_index,
+    sha256_of,
+    write_index,
+)
+from mepipe.shards.options import ShardOptions
+from mepipe.shards.plan import (
+    OUTPUT_COLUMNS,
+    SHARDS_DIR,
+    ShardPlan,
+    clip_frames,
+    labels_of,
+    plain,
+    plan_shards,
+)
+
+console = Console(stderr=True)
+
+
+@dataclass
+class ShardRun:
+    """What a run of shard writing did (the benchmark and the tests read it)."""
+
+    manifest: pd.DataFrame
+    clips_aligned: int = 0  # clips aligned by this run (not reused from complete shards)
+    shards_written: int = 0
+    shards_reused: int = 0
+    seconds: float = 0.0  # wall time
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+def write_shards(
+    db_dir: Path, manifest: pd.DataFrame, options: ShardOptions, workers: int | None = None
+) -> pd.DataFrame:
+    """Align and shard one database; return its manifest with the shard columns added.
+
+    `manifest` holds one row per clip (docs/manifest.md); rows with status `rejected` are
+    passed through. Quality rejections and flags update `status` and `reason`.
+    Writes `<db_dir>/shards/*.tar` and `<db_dir>/shards/index.json` (docs/shards.md).
+    """
+    return run_shards(db_dir, manifest, options, workers).manifest
+
+
+def run_shards(
+    db_dir: Path,
+    manifest: pd.DataFrame,
+    options: ShardOptions,
+    workers: int | None = None,
+    quiet: bool = False,
+) -> ShardRun:
+    """`write_shards`, returning timings and counts as well."""
+    started = time.perf_counter()
+    shards_dir = Path(db_dir) / SHARDS_DIR
+    shards_dir.mkdir(parents=True, exist_ok=True)
+    manifest = manifest.reset_index(drop=True)
+    if manifest["key"].duplicated().any():
+        duplicated = sorted(set(manifest.loc[manifest["key"].duplicated(), "key"]))
+        raise MepipeError(f"manifest has duplicate keys: {', '.join(duplicated[:5])}")
+    database = str(manifest["database"].iloc[0]) if len(manifest) else Path(db_dir).name
+    try:
+        plans = plan_shards(manifest, options)
+    except ValueError as exc:
+        raise MepipeError(str(exc), db_dir) from None
+    rows = {str(row["key"]): row for _, row in manifest.iterrows()}
+
+    done = _reusable(shards_dir, plans, options)
+    _remove_leftovers(shards_dir, {plan.name for plan in plans})
+    index = ShardIndex(database, options.to_json(), list(done.values()))
+    write_index(shards_dir, index)
+    run = ShardRun(manifest, shards_reused=len(done))
+
+    todo = [plan for plan in plans if plan.name not in done]
+    pending = {plan.name: set(plan.keys) for plan in todo}
+    results: dict[str, dict[str, AlignedClip]] = {plan.name: {} for plan in todo}
+    shard_of = {key: plan for plan in todo for key in plan.keys}
+    jobs: list[ClipFrames] = []
+    for plan in todo:
+        for key in plan.keys:
+            try:
+                jobs.append(clip_frames(rows[key]))
+            except ValueError as exc:  # a row without selected frames: reject, go on
+                results[plan.name][key] = AlignedClip(key, Verdict().add(REJECTED, str(exc)))
+                pending[plan.name].discard(key)
+
+    def finish(plan: ShardPlan) -> None:
+        with _timed(run.timings, "write"):
+            entry = _write_shard(shards_dir, plan, results.pop(plan.name), rows, options)
+        index.shards.append(entry)
+        write_index(shards_dir, index)
+        run.shards_written += 1
+
+    for plan in todo:  # shards whose clips were all rejected before any work
+        if not pending[plan.name]:
+            finish(plan)
+    with _progress(quiet) as progress:
+        task = progress.add_task(f"[bold]{database}[/] align + shard", total=len(jobs))
+        for aligned in _align_all(jobs, options, workers):
+            for stage, seconds in aligned.timings.items():
+                run.timings[stage] += seconds
+            plan = shard_of[aligned.key]
+            results[plan.name][aligned.key] = aligned
+            pending[plan.name].discard(aligned.key)
+            if not pending[plan.name]:
+                finish(plan)
+            run.clips_aligned += 1
+            progress.advance(task)
+
+    run.manifest = _merge(manifest, index)
+    run.seconds = time.perf_counter() - started
+    if not quiet:
+        _print_summary(database, run)
+    return run
+
+
+# --- reuse and cleanup -------------------------------------------------------------------
+
+
+def _reusable(
+    shards_dir: Path, plans: list[ShardPlan], options: ShardOptions
+) -> dict[str, ShardEntry]:
+    """Entries of the existing index that a rerun can keep as they are."""
+    if not (shards_dir / INDEX_NAME).exists():
+        return {}
+    try:
+        old = read_index(shards_dir)
+    except MepipeError:
+        return {}  # unreadable index: nothing is trusted, everything is redone
+    if old.options != json.loads(json.dumps(options.to_json())):  # as stored
+        return {}
+    previous = old.by_name()
+    keep = {}
+    for plan in plans:
+        entry = previous.get(plan.name)
+        path = shards_dir / plan.name
+        if entry and entry.inputs == plan.inputs and path.is_file():
+            if sha256_of(path) == entry.sha256:
+                keep[plan.name] = entry
+    return keep
+
+
+def _remove_leftovers(shards_dir: Path, planned: set[str]) -> None:
+    """Delete temporary files of a killed run and shards that the plan no longer has."""
+    for path in shards_dir.iterdir():
+        stale_tar = path.suffix == ".tar" and path.name not in planned
+        if path.is_file() and (stale_tar or path.name.endswith(".tmp")):
+            path.unlink()
+
+
+# --- alignment, in-process or in workers -------------------------------------------------
+
+
+def _align_all(
+    jobs: list[ClipFrames], options: ShardOptions, workers: int | None
+) -> Iterator[AlignedClip]:
+    """Aligned clips as they finish (any order). One worker runs in this process."""
+    if not jobs:
+        return
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers == 1:
+        landmarker = new_landmarker(options)
+        try:
+            for clip in jobs:
+                yield align_clip(clip, options, landmarker)
+        finally:
+            landmarker.close()
+        return
+    # spawn, not fork: mediapipe and OpenCV start threads that a fork does not survive
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, context, init_worker, (options,)) as executor:
+        futures = [executor.submit(align_in_worker, clip) for clip in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+# --- writing a shard ---------------------------------------------------------------------
+
+
+def sample_record(row: pd.Series, facts: ClipFacts, options: ShardOptions) -> dict[str, Any]:
+    """The `json` member of a sample: the clip record, every scheme's label, alignment."""
+    status, reason = merged_status(row, facts)
+    return {
+        "key": str(row["key"]),
+        "database": plain(row["database"]),
+        "kind": plain(row.get("kind")),
+        "subject": plain(row["subject"]),
+        "clip": plain(row.get("clip")),
+        "label": plain(row.get("label")),
+        "labels": labels_of(row),
+        "neutral_frame": plain(row.get("neutral_frame")),
+        "expression_frames": plain(row.get("expression_frames")),
+        "status": status,
+        "reason": reason,
+        "size": options.size,
+        "format": options.format,
+        "align": options.align,
+        "landmarks": facts.landmarks,
+        "transform": facts.transform,
+        "detect_frame": facts.detect_frame,
+        "frame_transforms": facts.frame_transforms,
+    }
+
+
+def _write_shard(
+    shards_dir: Path,
+    plan: ShardPlan,
+    aligned: dict[str, AlignedClip],
+    rows: dict[str, pd.Series],
+    options: ShardOptions,
+) -> ShardEntry:
+    """Write one tar (temporary name, then rename) and return its index entry.
+
+    Members in a fixed order (neutral, e0..e4, json), every header with mtime 0, uid/gid 0,
+    empty user/group names and mode 0444: equal inputs give byte-identical tars.
+    """
+    path = shards_dir / plan.name
+    clips: dict[str, ClipFacts] = {}
+    keys: list[str] = []
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+        for key in plan.keys:
+            clip = aligned[key]
+            facts = ClipFacts(
+                status=clip.verdict.status,
+                reasons=list(clip.verdict.reasons),
+                landmarks=clip.landmarks,
+                transform=clip.transform,
+                detect_frame=clip.detect_frame,
+                frame_transforms=clip.frame_transforms,
+            )
+            clips[key] = facts
+            if facts.status == REJECTED:
+                continue
+            record = json.dumps(sample_record(rows[key], facts, options), sort_keys=True)
+            members = {**clip.images, "json": record.encode()}
+            for name in member_names(key, options.format):
+                _add_member(tar, name, members[name.partition(".")[2]])
+            keys.append(key)
+    return ShardEntry(
+        name=plan.name,
+        subject=plan.subject,
+        keys=keys,
+        sha256=sha256_of(path),
+        bytes=path.stat().st_size,
+        inputs=plan.inputs,
+        clips=clips,
+    )
+
+
+# --- the manifest --------------------------------------------------------------------------
+
+
+def merged_status(row: pd.Series, facts: ClipFacts) -> tuple[str, str | None]:
+    """The clip's status and reason once quality is known: the worse status wins, and the
+    reasons of ingest and of quality are joined."""
+    before = plain(row["status"]) or "ok"
+    reasons = [r for r in [plain(row.get("reason")), *facts.reasons] if r]
+    rank = {"ok": 0, "flagged": 1, "rejected": 2}
+    status = max(before, facts.status, key=rank.__getitem__)
+    return status, "; ".join(reasons) or None
+
+
+def _merge(manifest: pd.DataFrame, index: ShardIndex) -> pd.DataFrame:
+    """The manifest with the shard columns added and status/reason updated."""
+    located: dict[str, tuple[str, ClipFacts]] = {}
+    for entry in index.shards:
+        for key, facts in entry.clips.items():
+            located[key] = (entry.name, facts)
+    fmt = index.options["format"]
+    out = manifest.drop(columns=[c for c in OUTPUT_COLUMNS if c in manifest.columns]).copy()
+    columns: dict[str, list[Any]] = {name: [] for name in (*OUTPUT_COLUMNS, "status", "reason")}
+    for _, row in manifest.iterrows():
+        key = str(row["key"])
+        if key not in located:  # rejected before alignment
+            for name in OUTPUT_COLUMNS:
+                columns[name].append(None)
+            columns["status"].append(row["status"])
+            columns["reason"].append(plain(row.get("reason")))
+            continue
+        name, facts = located[key]
+        status, reason = merged_status(row, facts)
+        kept = status != REJECTED
+        columns["shard"].append(f"{SHARDS_DIR}/{name}" if kept else None)
+        columns["members"].append(member_names(key, fmt) if kept else None)
+        columns["landmarks"].append(facts.landmarks)
+        columns["transform"].append(facts.transform)
+        columns["detect_frame"].append(facts.detect_frame)
+        columns["status"].append(status)
+        columns["reason"].append(reason)
+    for name, values in columns.items():
+        out[name] = pd.array(values, dtype="Int64") if name == "detect_frame" else values
+    return out
+
+
+def member_names(key: str, fmt: str) -> list[str]:
+    """Names of a sample's members, in tar order."""
+    suffixes = [f"neutral.{fmt}", *(f"e{i}.{fmt}" for i in range(5)), "json"]
+    return [f"{key}.{suffix}" for suffix in suffixes]
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+# --- progress and summary -----------------------------------------------------------------
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} clips/s" if speed else "-- clips/s", style="cyan")
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
+
+
+class _timed:
+    def __init__(self, timings: dict[str, float], stage: str):
+        self.timings, self.stage = timings, stage
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timings[self.stage] += time.perf_counter() - self.start
+
+
+def _print_summary(database: str, run: ShardRun) -> None:
+    table = Table(title=f"{database}: {run.clips_aligned} clips aligned in {run.seconds:.1f} s")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("ms / clip", justify="right")
+    total = sum(run.timings.values()) or 1.0
+    for stage in STAGES:
+        seconds = run.timings[stage]
+        per_clip = 1000 * seconds / max(run.clips_aligned, 1)
+        table.add_row(stage, f"{seconds:.2f}", f"{seconds / total:.0%}", f"{per_clip:.1f}")
+    table.caption = (
+        f"{run.shards_written} shards written, {run.shards_reused} reused; "
+        "stage seconds are summed over workers"
+    )
+    console.print(table)
