@@ -30,6 +30,7 @@ from mepipe.frames import select_frames
 from mepipe.images import read_frames
 from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
+from mepipe.shards import ShardOptions, add_shard_options, shard_options_from_cli, write_shards
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,6 @@ def ingest_database(
     db_dir = Path(data_dir) / database
     db_dir.mkdir(parents=True, exist_ok=True)
     if options.align:
-        from mepipe.shards import ShardOptions, write_shards
-
         manifest = write_shards(db_dir, manifest, shard_options or ShardOptions(), workers)
     write_parquet(db_dir / "manifest.parquet", manifest)
     report = build_report(database, Path(raw_root), manifest, parsed)
@@ -185,14 +184,6 @@ def print_summary(report: IngestReport, console: Console) -> None:
             console.print(detail)
     for note in report.notes:
         console.print(f"note: {note}")
-
-
-def _add_shard_options(command: click.Command) -> click.Command:
-    try:  # TEMPORARY until the shards module lands on main
-        from mepipe.shards import add_shard_options
-    except ImportError:
-        return command
-    return add_shard_options(command)
 
 
 @click.command("ingest")
@@ -235,7 +226,7 @@ def _add_shard_options(command: click.Command) -> click.Command:
 @click.option(
     "--no-align", is_flag=True, help="Write only the manifest: no face alignment, no shards."
 )
-@_add_shard_options
+@add_shard_options
 def ingest_command(
     database: str,
     raw_root: Path,
@@ -256,10 +247,6 @@ def ingest_command(
         oulu_modality=oulu_modality,
         oulu_lighting=oulu_lighting,
     )
-    shard_options, workers = None, None
-    if not no_align:
-        from mepipe.shards import shard_options_from_cli
-
-        shard_options, workers = shard_options_from_cli(shard_kwargs)
+    shard_options, workers = shard_options_from_cli(shard_kwargs)
     options = IngestOptions(adapter=adapter_options, smic_apex=smic_apex, align=not no_align)
     ingest_database(database, raw_root, data_dir, options, shard_options, workers)

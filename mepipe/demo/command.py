@@ -63,29 +63,51 @@ def demo_data_command(out: Path, seed: int) -> None:
 
 
 def run_demo(out: Path, train: bool = True, console: Console | None = None) -> dict[str, Any]:
-    """Demo releases -> ingest (aligned shards) -> LOSO split -> stats -> contact sheets -> training."""
+    """Demo releases -> ingest (aligned shards) -> verify -> LOSO split -> stats -> contact
+    sheets -> a tiny CPU LOSO of EIDNet + MTMNet with its metrics table."""
+    from mepipe.atomic import write_parquet
     from mepipe.ingest import ingest_database
+    from mepipe.sheet import write_contact_sheet
     from mepipe.split import loso_split
     from mepipe.stats import protocol_table
+    from mepipe.verify import verify_database
 
     console = console or Console(stderr=True)
     raw, data = out / "raw", out / "data"
     console.rule("1. demo releases")
     with console.status("Rendering demo releases"):
         write_demo_releases(raw)
-    console.rule("2. ingest")
+    console.rule("2. ingest: frames, labels, aligned faces, shards")
     for database in DEMO_SIZES:
         ingest_database(database, raw / database, data, console=console)
-    console.rule("3. LOSO split (cde, macro: ckplus)")
+    console.rule("3. verify")
+    for database in DEMO_SIZES:
+        problems = verify_database(data / database)
+        if problems:
+            raise click.ClickException(f"{database}: " + "; ".join(problems))
+        console.print(f"{database}: shards agree with the manifest")
+    console.rule("4. LOSO split (cde, macro: ckplus) and Table 1")
     split = loso_split(data, "cde", macro=("ckplus",))
     split_path = out / "splits" / "cde_loso.parquet"
-    from mepipe.atomic import write_parquet
-
     write_parquet(split_path, split)
     console.print(f"{split.fold.nunique()} folds -> {split_path}")
-    console.rule("4. stats")
     console.print(protocol_table(data, "cde"))
-    return {"data": data, "split": split_path}
+    console.rule("5. contact sheets")
+    for database in DEMO_SIZES:
+        sheet = out / "sheets" / f"{database}.png"
+        write_contact_sheet(data / database, sheet, limit=12)
+        console.print(f"{database}: {sheet}")
+    result: dict[str, Any] = {"data": data, "split": split_path}
+    if train:
+        from mepipe_train.demo import demo_loso
+
+        console.rule("6. mepipe-train: a tiny CPU LOSO (two folds, 64 px, a few steps)")
+        from mepipe_train.cli import print_metrics
+
+        result["metrics"] = demo_loso(data, out / "run", split=split_path)
+        print_metrics(result["metrics"])
+        console.print(f"run -> {out / 'run'} (metrics.json, confusion.png, reconstruction.png)")
+    return result
 
 
 @click.command("demo")
@@ -95,6 +117,8 @@ def run_demo(out: Path, train: bool = True, console: Console | None = None) -> d
     type=click.Path(path_type=Path),
     help="Folder for everything the demo makes.",
 )
-def demo_command(out: Path) -> None:
-    """Run the whole pipeline on built-in demo data: releases, ingest, split, stats."""
-    run_demo(out)
+@click.option("--no-train", is_flag=True, help="Stop before the training step.")
+def demo_command(out: Path, no_train: bool) -> None:
+    """Run the whole pipeline on built-in demo data: releases, ingest, verify, split, stats,
+    contact sheets and a tiny LOSO training run."""
+    run_demo(out, train=not no_train)

@@ -310,7 +310,9 @@ def write_mmi(
             label = str(rng.choice(labels))
             still = i == 0 and j == 1
             unused = i == subjects - 1 and j == sessions_per_subject - 1 and not still
-            n = int(rng.integers(FRAMES[0], FRAMES[1] + 1))
+            # neutral -> peak -> neutral needs more frames than a sequence ending at the peak,
+            # and markers trim two of them: keep at least five from onset to offset.
+            n = int(rng.integers(FRAMES[0], FRAMES[1] + 1)) + 3
             amplitude = float(rng.uniform(*AMPLITUDE))
             marked = j % 2 == 0 and not still
             if marked:
