@@ -71,3 +71,33 @@ def test_ingest_writes_atomically_and_is_repeatable(demo_raw, tmp_path: Path):
     second = pd.read_parquet(tmp_path / "b" / "casme2" / "manifest.parquet")
     pd.testing.assert_frame_equal(first, second)
     assert not [p for p in (tmp_path / "a" / "casme2").iterdir() if p.name.endswith(".tmp")]
+
+
+def ingest_variant(tmp_path: Path, database: str, name: str, **variant) -> pd.DataFrame:
+    from mepipe.demo.micro import MICRO_WRITERS
+    from mepipe.ingest import IngestOptions, ingest_database
+
+    root = tmp_path / name / "raw"
+    MICRO_WRITERS[database](root, subjects=2, clips_per_subject=3, **variant)
+    ingest_database(database, root, tmp_path / name / "data", IngestOptions(align=False))
+    manifest = pd.read_parquet(tmp_path / name / "data" / database / "manifest.parquet")
+    # Paths differ only by the folder each copy was written to.
+    manifest["frame_paths"] = [
+        [str(Path(p).relative_to(root)) for p in paths] for paths in manifest.frame_paths
+    ]
+    return manifest
+
+
+def test_casme2_integer_and_text_subjects_give_identical_manifests(tmp_path: Path):
+    as_int = ingest_variant(tmp_path, "casme2", "int", subject_cells="int")
+    as_text = ingest_variant(tmp_path, "casme2", "text", subject_cells="text")
+    pd.testing.assert_frame_equal(as_int, as_text)
+
+
+def test_samm_preamble_and_single_header_sheets_give_identical_manifests(tmp_path: Path):
+    preamble = ingest_variant(tmp_path, "samm", "preamble", sheet="preamble")
+    single = ingest_variant(tmp_path, "samm", "single", sheet="single")
+    # `extra` records which sheet and row each clip came from: provenance, which differs.
+    extras = [json.loads(e) for e in preamble.extra], [json.loads(e) for e in single.extra]
+    assert all(a["sheet"] != b["sheet"] for a, b in zip(*extras, strict=True))
+    pd.testing.assert_frame_equal(preamble.drop(columns="extra"), single.drop(columns="extra"))
