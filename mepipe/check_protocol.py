@@ -21,10 +21,11 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from mepipe.cli_common import data_option
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme, load_scheme
 from mepipe.records import clip_key
-from mepipe.split import data_option, read_manifests, usable_clips
+from mepipe.split import read_manifests, usable_clips
 
 
 def _number(text: str) -> int:

@@ -3,25 +3,12 @@ only assembles them and turns input errors into a plain message and a non-zero e
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from mepipe.errors import MepipeError
+from mepipe.cli_common import ErrorReportingGroup
 
 
-class _Group(click.Group):
-    """A click group that prints MepipeError as `Error: <file>, row N: <what>` and exits 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except MepipeError as exc:
-            click.secho(f"Error: {exc}", fg="red", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_Group)
+@click.group(cls=ErrorReportingGroup)
 @click.version_option(package_name="mepipe")
 def main() -> None:
     """Turn raw facial-expression releases into aligned, versioned training data."""

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mepipe.align.transform import template
 from mepipe.atomic import atomic_path
+from mepipe.cli_common import data_option
 from mepipe.errors import MepipeError
 from mepipe.images import read_frames
 from mepipe.shards.index import read_index
@@ -141,13 +142,7 @@ def write_contact_sheet(
 
 
 @click.command("show")
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="data directory that `mepipe ingest` wrote",
-)
+@data_option
 @click.option("--db", "database", required=True, help="database to show (casme2, samm, ...)")
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write"

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mepipe.atomic import write_parquet
+from mepipe.cli_common import data_option, protocol_option
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme, database_info, is_micro, load_scheme
 
@@ -189,19 +190,6 @@ def _summary(split: pd.DataFrame, scheme: Scheme) -> Table:
             *(str(counts.get(c, 0)) for c in scheme.classes),
         )
     return table
-
-
-# The options that the protocol commands (split, stats, check-protocol) share.
-data_option = click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="the data folder that `mepipe ingest --out` wrote",
-)
-protocol_option = click.option(
-    "--protocol", default="cde", show_default=True, help="a scheme in manifests/schemes/"
-)
 
 
 @click.group("split")

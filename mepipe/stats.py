@@ -16,8 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from mepipe.atomic import write_json
+from mepipe.cli_common import data_option, protocol_option
 from mepipe.protocols import load_scheme
-from mepipe.split import data_option, manifest_path, protocol_clips, protocol_option
+from mepipe.split import manifest_path, protocol_clips
 
 
 @dataclass

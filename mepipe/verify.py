@@ -20,6 +20,7 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import Progress
 
+from mepipe.cli_common import data_option
 from mepipe.errors import MepipeError
 from mepipe.shards.index import read_index, sha256_of
 from mepipe.shards.plan import SHARDS_DIR, plain
@@ -146,13 +147,7 @@ def _check_shard(
 
 
 @click.command("verify")
-@click.option(
-    "--data",
-    "data_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="data directory that `mepipe ingest` wrote",
-)
+@data_option
 @click.option("--db", "databases", multiple=True, help="only these databases (repeatable)")
 def verify_command(data_dir: Path, databases: tuple[str, ...]) -> None:
     """Check every shard against its sha256, its images and the manifest; exit 1 on any

@@ -5,7 +5,6 @@ the command line override it."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mepipe.errors import MepipeError
+from mepipe.cli_common import ErrorReportingGroup
 from mepipe_train.config import TrainConfig, load_config
 
 _TYPES = {"int": int, "float": float, "str": str, "tuple[str, ...]": str}
-
-
-class _Group(click.Group):
-    """Prints MepipeError as `Error: <file>, row N: <what>` and exits 1, no traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except MepipeError as exc:
-            click.secho(f"Error: {exc}", fg="red", err=True)
-            sys.exit(1)
 
 
 def config_options(command):
@@ -70,7 +58,7 @@ def print_metrics(metrics: dict) -> None:
     Console().print(table)
 
 
-@click.group(cls=_Group)
+@click.group(cls=ErrorReportingGroup)
 @click.version_option(package_name="mepipe")
 def main() -> None:
     """Train EIDNet/MTMNet (Xia et al., ACM MM 2020) under LOSO from mepipe shards."""
