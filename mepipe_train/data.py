@@ -30,6 +30,7 @@ import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
 
 from mepipe.errors import MepipeError
+from mepipe_train.config import TrainConfig
 
 SPLIT_COLUMNS = ("fold", "held_out", "key", "database", "subject", "domain", "role", "label_index")
 EXPRESSION_MEMBERS = tuple(f"e{i}" for i in range(5))
@@ -370,12 +371,23 @@ def epoch_order(
     return mine[:limit] if limit else mine
 
 
-def loader(dataset: Dataset, indices: list[int], batch_size: int, workers: int) -> DataLoader:
+def epoch_loader(
+    dataset: PairDataset | TripletDataset,
+    epoch: int,
+    seed: int,
+    config: TrainConfig,
+    rank: int = 0,
+    world: int = 1,
+) -> DataLoader:
+    """One epoch of a training dataset on this rank: fresh random draws (expression frame,
+    triplet partners), a seeded shuffle, at most `config.max_steps` batches when set."""
+    dataset.set_epoch(epoch)
+    limit = config.max_steps * config.batch_size
     return DataLoader(
         dataset,
-        batch_size=batch_size,
-        sampler=indices,
-        num_workers=workers,
+        batch_size=config.batch_size,
+        sampler=epoch_order(len(dataset), seed, epoch, rank, world, limit),
+        num_workers=config.workers,
         persistent_workers=False,
         drop_last=False,
     )

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
-from mepipe_train.data import ClipBytes, Item, PairDataset, epoch_order, loader
+from mepipe_train.data import ClipBytes, Item, PairDataset, epoch_loader
 from mepipe_train.models import EIDNet, MicroClassifier
 from mepipe_train.phase import Phase, StepFn, run_phase
 from mepipe_train.runtime import Runtime
@@ -122,12 +122,9 @@ def train_eidnet(
     net = runtime.place(build(config, n_classes, len(subjects)))
     step, optimizer = eid_step(config, runtime, net, label, with_eid)
     dataset = PairDataset(pool, items, subject_index, config.image_size, seed)
-    limit = config.max_steps * config.batch_size
 
     def make_loader(epoch: int):
-        dataset.set_epoch(epoch)
-        order = epoch_order(len(dataset), seed, epoch, runtime.rank, runtime.world, limit)
-        return loader(dataset, order, config.batch_size, config.workers)
+        return epoch_loader(dataset, epoch, seed, config, runtime.rank, runtime.world)
 
     phase = Phase(
         name=name,

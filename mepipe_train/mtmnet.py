@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
 from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
@@ -25,8 +26,7 @@ from mepipe_train.data import (
     ClipFramesDataset,
     Item,
     TripletDataset,
-    epoch_order,
-    loader,
+    epoch_loader,
 )
 from mepipe_train.models import Discriminator, EIDNet, MicroClassifier
 from mepipe_train.phase import Phase, StepFn, run_phase
@@ -152,12 +152,9 @@ def train_mtmnet(
         with_positive=macronet is not None,
         with_negative=config.uses("tri"),
     )
-    limit = config.max_steps * config.batch_size
 
     def make_loader(epoch: int):
-        dataset.set_epoch(epoch)
-        order = epoch_order(len(dataset), seed, epoch, runtime.rank, runtime.world, limit)
-        return loader(dataset, order, config.batch_size, config.workers)
+        return epoch_loader(dataset, epoch, seed, config, runtime.rank, runtime.world)
 
     phase = Phase(
         name="mtmnet",
@@ -187,7 +184,7 @@ def predict(
     dataset = ClipFramesDataset(pool, items, config.image_size)
     rows = []
     by_key = {i.key: i for i in items}
-    for batch in loader(dataset, list(range(len(dataset))), config.batch_size, config.workers):
+    for batch in DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers):
         frames = batch["frames"]
         b = frames.shape[0]
         with runtime.autocast():
