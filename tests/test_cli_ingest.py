@@ -153,3 +153,16 @@ def test_a_crash_leaves_the_previous_manifest_intact(casme2, tmp_path: Path):
     result = ingest("casme2", str(root), "--out", str(out))
     assert result.exit_code == 1
     assert manifest.read_bytes() == before
+
+
+def test_header_row_not_found(casme2, tmp_path: Path):
+    import openpyxl
+
+    root, _ = casme2
+    path = sheet_of(root)
+    book = openpyxl.load_workbook(path)
+    book.active.cell(row=1, column=4, value="Start")  # was OnsetFrame
+    book.save(path)
+    result = ingest("casme2", str(root), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert path.name in result.output and "header row not found" in result.output
