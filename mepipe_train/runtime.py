@@ -67,7 +67,12 @@ class Runtime:
         if not self.distributed:
             return module
         ids = [self.device.index] if self.cuda else None
-        return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+        # Phases and ablations leave parts of a network out of the loss (MTMNet never uses
+        # the identity branch; --no-eid pretraining uses neither the decoder nor D_s), and
+        # DDP refuses a second step unless it is told to look for such parameters.
+        return nn.parallel.DistributedDataParallel(
+            module, device_ids=ids, find_unused_parameters=True
+        )
 
     def barrier(self) -> None:
         if self.distributed:

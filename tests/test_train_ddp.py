@@ -20,7 +20,7 @@ def test_two_process_ddp_run(tmp_path):
     run = tmp_path / "run"
     options = [
         "--data", str(tmp_path / "data"), "--split", str(split), "--out", str(run),
-        "--folds", "0,2", "--epochs", "1", "--eid-epochs", "1", "--max-steps", "1",
+        "--folds", "0,2", "--epochs", "1", "--eid-epochs", "1", "--max-steps", "2",
         "--batch-size", "2", "--image-size", "32", "--weights", "none", "--workers", "2",
         "--device", "cpu", "--expr-dim", "16", "--id-dim", "16", "--seed", "5",
     ]  # fmt: skip
@@ -32,7 +32,7 @@ def test_two_process_ddp_run(tmp_path):
     saved = json.loads((run / "config.json").read_text())
     given = TrainConfig(
         data=str(tmp_path / "data"), split=str(split), out=str(run), folds="0,2", epochs=1,
-        eid_epochs=1, max_steps=1, batch_size=2, image_size=32, weights="none", workers=2,
+        eid_epochs=1, max_steps=2, batch_size=2, image_size=32, weights="none", workers=2,
         device="cpu", expr_dim=16, id_dim=16, seed=5,
     )  # fmt: skip
     assert saved == given.to_dict()
