@@ -22,6 +22,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from mepipe import __version__
 from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
 from mepipe.apex import APEX_METHODS, apply_apex_method
 from mepipe.atomic import write_json, write_parquet
@@ -154,6 +155,11 @@ def ingest_database(
         manifest = write_shards(db_dir, manifest, shard_options or ShardOptions(), workers)
     write_parquet(db_dir / "manifest.parquet", manifest)
     report = build_report(database, Path(raw_root), manifest, parsed)
+    report.provenance = {
+        "mepipe": __version__,
+        "ingest": asdict(options),
+        "shards": asdict(shard_options or ShardOptions()) if options.align else None,
+    }
     write_json(db_dir / "ingest_report.json", asdict(report))
     print_summary(report, console)
     return report

@@ -132,3 +132,6 @@ class IngestReport:
     unlabelled: list[str] = field(default_factory=list)
     stray_files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What made this data: the mepipe version and every option, so a manifest can be
+    # traced to, and rebuilt by, the exact command that wrote it.
+    provenance: dict[str, object] = field(default_factory=dict)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mepipe import __version__
 from mepipe.demo.truth import DemoClip
 from mepipe.records import clip_key
 
@@ -48,6 +49,10 @@ def test_report_accounts_for_every_clip(database, demo_manifests):
         manifest.key[manifest.status == "rejected"]
     )
     assert sum(report["labels"].values()) == report["clips_accepted"]
+    provenance = report["provenance"]
+    assert provenance["mepipe"] == __version__
+    assert provenance["ingest"]["align"] is False and provenance["shards"] is None
+    assert provenance["ingest"]["adapter"]["variant"] == "raw"
 
 
 def test_every_scheme_has_a_label_or_a_reason(demo_manifests):
