@@ -236,11 +236,22 @@ def decode(data: bytes, size: int) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1).float().div_(255)
 
 
-def _rng(seed: int, epoch: int, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, epoch, index])
+class _EpochDataset(Dataset):
+    """A training dataset whose random draws depend on (seed, epoch, index) only, so that
+    they do not depend on the worker count and a resumed epoch draws what the interrupted
+    one would have drawn. `epoch_loader` sets the epoch before each epoch."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, index])
 
 
-class PairDataset(Dataset):
+class PairDataset(_EpochDataset):
     """EIDNet pairs: (neutral, one of the five expression frames) of one clip, and its labels."""
 
     def __init__(
@@ -251,11 +262,8 @@ class PairDataset(Dataset):
         size: int,
         seed: int,
     ):
+        super().__init__(size, seed)
         self.pool, self.items, self.subject_index = pool, list(items), subject_index
-        self.size, self.seed, self.epoch = size, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.items)
@@ -263,7 +271,7 @@ class PairDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
         clip = self.pool[item.key]
-        frame = int(_rng(self.seed, self.epoch, index).integers(5))
+        frame = int(self._rng(index).integers(5))
         return {
             "key": item.key,
             "neutral": decode(clip.neutral, self.size),
@@ -273,7 +281,7 @@ class PairDataset(Dataset):
         }
 
 
-class TripletDataset(Dataset):
+class TripletDataset(_EpochDataset):
     """MTMNet triplets (METHOD.md, Open points): each micro training clip is an anchor once
     per epoch; the positive is a macro clip of the same label, the negative a micro clip of
     another label, both drawn uniformly from the fold's training side only.
@@ -293,9 +301,9 @@ class TripletDataset(Dataset):
         with_positive: bool = True,
         with_negative: bool = True,
     ):
+        super().__init__(size, seed)
         self.micro, self.macro = micro, macro
         self.anchors, self.macro_items = list(anchors), list(macro_items)
-        self.size, self.seed, self.epoch = size, seed, 0
         self.with_positive, self.with_negative = with_positive, with_negative
         self.macro_by_label: dict[int, list[Item]] = {}
         for item in self.macro_items:
@@ -305,15 +313,12 @@ class TripletDataset(Dataset):
             label: [i for i in self.anchors if i.label != label] for label in labels
         }
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
     def __len__(self) -> int:
         return len(self.anchors)
 
     def __getitem__(self, index: int) -> dict:
         anchor = self.anchors[index]
-        rng = _rng(self.seed, self.epoch, index)
+        rng = self._rng(index)
         positives = self.macro_by_label.get(anchor.label, []) if self.with_positive else []
         negatives = self.negatives_for[anchor.label] if self.with_negative else []
         pos = positives[rng.integers(len(positives))] if positives else None

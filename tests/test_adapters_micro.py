@@ -223,35 +223,62 @@ def test_casme2_unlisted_clip_folder_is_noted(casme2_copy):
     assert any("sub01/EP99" in n and "not in" in n for n in result.notes)
 
 
-# --- CASME II: fatal sheet problems ------------------------------------------------------
+# --- CASME II and SAMM: fatal sheet problems ---------------------------------------------
 
 
 SHEET_2014 = "CASME2-coding-20140508.xlsx"
+SAMM_SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
+# The sheet each demo release is read from (see the casme2_copy and samm_copy fixtures).
+SHEET_OF = {"casme2": SHEET_2014, "samm": SAMM_SHEET}
 
 
-def test_casme2_missing_annotation_file(casme2_copy):
-    root, _ = casme2_copy
-    (root / SHEET_2014).unlink()
-    with pytest.raises(MepipeError, match="no CASME II annotation file") as err:
-        parse("casme2", root)
+def sheet_copy(request: pytest.FixtureRequest, database: str) -> tuple[Path, Path]:
+    """(root, annotation sheet) of a fresh copy of the demo release of `database`."""
+    root, _ = request.getfixturevalue(f"{database}_copy")
+    return root, root / SHEET_OF[database]
+
+
+@pytest.mark.parametrize(
+    ("database", "pattern"),
+    [("casme2", "no CASME II annotation file"), ("samm", "no SAMM annotation file")],
+)
+def test_missing_annotation_file(request, database, pattern):
+    root, sheet = sheet_copy(request, database)
+    sheet.unlink()
+    with pytest.raises(MepipeError, match=pattern) as err:
+        parse(database, root)
     assert err.value.path == str(root)
 
 
-def test_casme2_header_row_not_found(casme2_copy):
-    root, _ = casme2_copy
-    set_cell(root / SHEET_2014, 1, "OnsetFrame", "Start")
-    with pytest.raises(MepipeError, match="header row not found.*'OnsetFrame'") as err:
-        parse("casme2", root)
-    assert err.value.path == str(root / SHEET_2014)
+@pytest.mark.parametrize(
+    ("database", "row", "column", "value", "pattern"),
+    [
+        ("casme2", 1, "OnsetFrame", "Start", "header row not found.*'OnsetFrame'"),
+        ("samm", 14, "Filename", "Clip", "header row not found.*'Filename'"),
+    ],
+)
+def test_header_row_not_found(request, database, row, column, value, pattern):
+    root, sheet = sheet_copy(request, database)
+    set_cell(sheet, row, column, value)
+    with pytest.raises(MepipeError, match=pattern) as err:
+        parse(database, root)
+    assert err.value.path == str(sheet)
 
 
-def test_casme2_unknown_emotion_names_the_row(casme2_copy):
-    root, _ = casme2_copy
-    set_cell(root / SHEET_2014, 4, "Estimated Emotion", "joy")
-    with pytest.raises(MepipeError, match="unknown emotion label 'joy'") as err:
-        parse("casme2", root)
-    assert (err.value.path, err.value.row) == (str(root / SHEET_2014), 4)
-    assert f"{SHEET_2014}, row 4" in str(err.value)
+@pytest.mark.parametrize(
+    ("database", "row", "value", "pattern"),
+    [
+        ("casme2", 4, "joy", "unknown emotion label 'joy'"),
+        ("samm", 17, "Boredom", "unknown emotion label 'Boredom'"),
+    ],
+)
+def test_unknown_emotion_names_the_row(request, database, row, value, pattern):
+    root, sheet = sheet_copy(request, database)
+    set_cell(sheet, row, "Estimated Emotion", value)
+    with pytest.raises(MepipeError, match=pattern) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), row)
+    assert f"{sheet.name}, row {row}" in str(err.value)
 
 
 @pytest.mark.parametrize("value", ["abc", 46.5, None])
@@ -413,32 +440,6 @@ def test_samm_stray_files_are_listed(samm_release):
             frames / "006" / truth[0].clip / "Desktop - Shortcut.lnk",
         )
     )
-
-
-SAMM_SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
-
-
-def test_samm_header_row_not_found(samm_copy):
-    root, _ = samm_copy
-    set_cell(root / SAMM_SHEET, 14, "Filename", "Clip")
-    with pytest.raises(MepipeError, match="header row not found.*'Filename'") as err:
-        parse("samm", root)
-    assert err.value.path == str(root / SAMM_SHEET)
-
-
-def test_samm_unknown_emotion_names_the_row(samm_copy):
-    root, _ = samm_copy
-    set_cell(root / SAMM_SHEET, 17, "Estimated Emotion", "Boredom")
-    with pytest.raises(MepipeError, match="unknown emotion label 'Boredom'") as err:
-        parse("samm", root)
-    assert (err.value.path, err.value.row) == (str(root / SAMM_SHEET), 17)
-
-
-def test_samm_missing_annotation_file(samm_copy):
-    root, _ = samm_copy
-    (root / SAMM_SHEET).unlink()
-    with pytest.raises(MepipeError, match="no SAMM annotation file"):
-        parse("samm", root)
 
 
 def test_samm_onset_frame_missing_names_the_padded_file(samm_copy):

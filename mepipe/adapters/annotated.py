@@ -5,6 +5,9 @@ units and an emotion. What differs (file names, header text, subject spelling, f
 names) is passed in by each adapter; the checks of a row against the frames on disk are
 the same and live here, so both releases reject a bad clip with the same words.
 
+Finding the sheet and turning its rows into records and notes (strays, clip folders the sheet
+does not name) is also the same for both releases: `find_sheet` and `parse_sheet_release`.
+
 A problem with the sheet itself (no header, an unknown emotion, a frame cell that is not a
 number) is fatal: the sheet is wrong and guessing would hide it. A problem with one clip's
 frames on disk rejects that clip only, with its reason.
@@ -12,15 +15,33 @@ frames on disk rejects that clip only, with its reason.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mepipe.adapters.layout import frame_size
-from mepipe.adapters.spreadsheet import Cell, Header, Table, as_int, as_text
+from mepipe.adapters.base import ParseResult
+from mepipe.adapters.layout import (
+    clip_dirs_on_disk,
+    find_files,
+    frame_size,
+    tree_strays,
+    unlisted_note,
+)
+from mepipe.adapters.spreadsheet import (
+    Cell,
+    Header,
+    Table,
+    as_int,
+    as_text,
+    find_header,
+    read_table,
+)
 from mepipe.errors import MepipeError
 from mepipe.frames import list_frames
-from mepipe.protocols import normalise_label
+from mepipe.protocols import database_info, normalise_label
 from mepipe.records import ApexSource, ClipRecord, FrameSource
 
 # Fields every annotation sheet provides; `action_units` may be missing.
@@ -161,3 +182,66 @@ def annotated_record(
         reject_reason=reason,
     )
     return record, stray
+
+
+def find_sheet(
+    root: Path,
+    pattern: re.Pattern[str],
+    rank: Callable[[Path], Any],
+    title: str,
+    expected: str,
+    notes: list[str],
+) -> Path:
+    """The annotation workbook below `root`: with several, the one `rank` puts last (a note
+    says which); with none, a fatal error naming the `expected` file names."""
+    found = find_files(root, pattern)
+    if not found:
+        raise MepipeError(
+            f"no {title} annotation file found below this folder (expected {expected})", root
+        )
+    chosen = max(found, key=rank)
+    if len(found) > 1:
+        notes.append(f"several {title} annotation files; using {chosen}")
+    return chosen
+
+
+def parse_sheet_release(
+    database: str,
+    root: Path,
+    sheet: Path,
+    frames_dir: Path,
+    notes: list[str],
+    *,
+    columns: dict[str, tuple[str, ...]],
+    subject_of: Callable[[Cell], str | None],
+    subject_dir: re.Pattern[str],
+    frame_name: Callable[[str, int], str],
+    extra: dict[str, str],
+) -> ParseResult:
+    """Every row of `sheet` as a record of the clip `frames_dir/<subject>/<clip>/`.
+
+    What the releases differ in is passed in: the sheet's `columns` (field -> accepted
+    header texts), how a Subject cell reads (`subject_of`), the subject folders' names
+    (`subject_dir`) and the frame file of (subject, frame number). Each record's `extra`
+    is `extra` plus the sheet and row it came from. Files at the subject and clip-folder
+    levels are stray; clip folders the sheet does not name are ignored, with a note.
+    """
+    table = read_table(sheet)
+    header = find_header(table, columns, optional=("action_units",))
+    rows = read_rows(table, header, database, subject_of)
+    fps = float(database_info(database)["fps"])
+    sheet_name = sheet.relative_to(root).as_posix()
+    records, stray = [], []
+    for row in rows:
+        row_extra = {**extra, "sheet": sheet_name, "row": str(row.row)}
+        clip_dir = frames_dir / row.subject / row.clip
+        name = functools.partial(frame_name, row.subject)
+        record, clip_stray = annotated_record(database, row, clip_dir, name, fps, row_extra)
+        records.append(record)
+        stray.extend(clip_stray)
+    stray.extend(tree_strays(frames_dir, subject_dir))
+    named = {(row.subject, row.clip) for row in rows}
+    note = unlisted_note(clip_dirs_on_disk(frames_dir, subject_dir) - named, sheet_name)
+    if note:
+        notes.append(note)
+    return ParseResult(records, stray_files=sorted(stray), notes=notes)

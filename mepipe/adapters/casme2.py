@@ -23,23 +23,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mepipe.adapters.annotated import annotated_record, read_rows
+from mepipe.adapters.annotated import find_sheet, parse_sheet_release
 from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.layout import (
-    choose_variant,
-    clip_dirs_on_disk,
-    find_dirs,
-    find_files,
-    has_subdir,
-    tree_strays,
-    unlisted_note,
-)
-from mepipe.adapters.spreadsheet import Cell, as_int, find_header, read_table
+from mepipe.adapters.layout import choose_variant, find_dirs, find_files, has_subdir
+from mepipe.adapters.spreadsheet import Cell, as_int
 from mepipe.errors import MepipeError
-from mepipe.protocols import database_info
 
 SUBJECT_DIR = re.compile(r"sub\d+")
-# CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx, CASME2_label_Ver_2.xls
+# The annotation files of the known copies, as the error for a missing one names them.
+SHEETS = "CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx or CASME2_label_Ver_2.xls"
 SHEET_NAME = re.compile(r"casme.?2.*(coding|label).*\.xlsx?", re.IGNORECASE)
 COLUMNS = {
     "subject": ("Subject",),
@@ -65,6 +57,11 @@ def _is_frames_dir(folder: Path) -> bool:
     return has_subdir(folder, SUBJECT_DIR)
 
 
+def _sheet_rank(path: Path) -> tuple[bool, str]:
+    """Of several annotation workbooks, the newest .xlsx (the greatest name) wins."""
+    return (path.suffix.lower() == ".xlsx", path.name)
+
+
 def _preference(folder: Path) -> tuple[int, str]:
     names = [n.lower() for n in FOLDER_PREFERENCE]
     rank = names.index(folder.name.lower()) if folder.name.lower() in names else len(names)
@@ -78,21 +75,6 @@ class Casme2Adapter(Adapter):
     @classmethod
     def looks_like(cls, root: Path) -> bool:
         return bool(find_files(root, SHEET_NAME)) or bool(find_dirs(root, _is_frames_dir))
-
-    def _sheet(self, notes: list[str]) -> Path:
-        """The annotation workbook; with several, the newest .xlsx (a note says which)."""
-        found = find_files(self.root, SHEET_NAME)
-        if not found:
-            raise MepipeError(
-                "no CASME II annotation file found below this folder (expected "
-                "CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx or "
-                "CASME2_label_Ver_2.xls)",
-                self.root,
-            )
-        chosen = max(found, key=lambda p: (p.suffix.lower() == ".xlsx", p.name))
-        if len(found) > 1:
-            notes.append(f"several CASME II annotation files; using {chosen}")
-        return chosen
 
     def _frames_dir(self, notes: list[str]) -> tuple[Path, str]:
         found = find_dirs(self.root, _is_frames_dir)
@@ -110,28 +92,23 @@ class Casme2Adapter(Adapter):
 
     def parse(self) -> ParseResult:
         notes: list[str] = []
-        sheet = self._sheet(notes)
+        sheet = find_sheet(self.root, SHEET_NAME, _sheet_rank, self.title, SHEETS, notes)
         frames_dir, variant = self._frames_dir(notes)
-        table = read_table(sheet)
-        header = find_header(table, COLUMNS, optional=("action_units",))
-        rows = read_rows(table, header, self.name, casme2_subject)
         prefix = "reg_" if variant == "cropped" else ""
 
-        def frame_name(number: int) -> str:
+        def frame_name(subject: str, number: int) -> str:
+            """`img46.jpg` (`reg_img46.jpg` cropped): the same in every subject's folders."""
             return f"{prefix}img{number}.jpg"
 
-        fps = float(database_info(self.name)["fps"])
-        sheet_name = sheet.relative_to(self.root).as_posix()
-        records, stray = [], []
-        for row in rows:
-            extra = {"variant": variant, "sheet": sheet_name, "row": str(row.row)}
-            clip_dir = frames_dir / row.subject / row.clip
-            record, clip_stray = annotated_record(self.name, row, clip_dir, frame_name, fps, extra)
-            records.append(record)
-            stray.extend(clip_stray)
-        stray.extend(tree_strays(frames_dir, SUBJECT_DIR))
-        named = {(row.subject, row.clip) for row in rows}
-        note = unlisted_note(clip_dirs_on_disk(frames_dir, SUBJECT_DIR) - named, sheet_name)
-        if note:
-            notes.append(note)
-        return ParseResult(records, stray_files=sorted(stray), notes=notes)
+        return parse_sheet_release(
+            self.name,
+            self.root,
+            sheet,
+            frames_dir,
+            notes,
+            columns=COLUMNS,
+            subject_of=casme2_subject,
+            subject_dir=SUBJECT_DIR,
+            frame_name=frame_name,
+            extra={"variant": variant},
+        )

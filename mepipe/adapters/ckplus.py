@@ -24,15 +24,14 @@ from pathlib import Path
 
 from mepipe.adapters.base import Adapter, ParseResult
 from mepipe.adapters.disk import (
-    check_end_frames,
     find_folder,
     is_visible,
+    peak_sequence_record,
     sequence_frames,
     subfolders,
 )
 from mepipe.errors import MepipeError
 from mepipe.protocols import database_info, normalise_label
-from mepipe.records import ApexSource, ClipRecord
 
 IMAGES = "cohn-kanade-images"
 SUBJECT = re.compile(r"S\d+")
@@ -66,24 +65,15 @@ class CkPlusAdapter(Adapter):
                 if label is None:
                     result.unlabelled.append(f"{subject}/{sequence}: {missing}")
                     continue
-                width, height, problem = check_end_frames(source)
-                last = source.numbers[-1] if source.numbers else 0
                 result.records.append(
-                    ClipRecord(
-                        database=self.name,
-                        subject=subject,
-                        clip=sequence,
-                        label=label,
-                        source=source,
-                        onset=source.numbers[0] if source.numbers else 0,
-                        apex=last if source.numbers else None,
-                        offset=last,
-                        apex_source=ApexSource.LAST_FRAME,
-                        fps=fps,
-                        width=width,
-                        height=height,
+                    peak_sequence_record(
+                        self.name,
+                        subject,
+                        sequence,
+                        label,
+                        source,
+                        fps,
                         action_units=_action_units(facs, subject, sequence),
-                        reject_reason=problem,
                     )
                 )
         return result

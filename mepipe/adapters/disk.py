@@ -4,7 +4,8 @@ Users point mepipe at whatever folder they unpacked, so a release's folders are 
 for by name a few levels down (mepipe.adapters.layout) instead of expected at a fixed place,
 and every entry passed over is reported as stray. Archives unpacked
 on a Mac leave `__MACOSX/` copies of every folder and `._name.png` resource files that look
-like frames: both are passed over here.
+like frames: both are passed over here. CK+ and Oulu-CASIA sequences run neutral -> peak
+with no onset/apex annotation, so their records are built the same way, here too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mepipe.adapters.layout import find_dirs
 from mepipe.errors import MepipeError
 from mepipe.frames import list_frames
 from mepipe.images import read_image
-from mepipe.records import FrameSource
+from mepipe.records import ApexSource, ClipRecord, FrameSource
 
 
 def is_visible(entry: Path) -> bool:
@@ -82,3 +83,42 @@ def check_end_frames(source: FrameSource) -> tuple[int, int, str | None]:
         if which == "first":
             height, width = image.shape[:2]
     return width, height, None
+
+
+def peak_sequence_record(
+    database: str,
+    subject: str,
+    clip: str,
+    label: str,
+    source: FrameSource,
+    fps: float,
+    *,
+    action_units: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> ClipRecord:
+    """The ClipRecord of a sequence that runs neutral -> peak (CK+, Oulu-CASIA).
+
+    Such releases annotate no onset or apex, so the first frame is the onset and the last
+    is both the apex and the offset (ApexSource.LAST_FRAME). A sequence without frames or
+    with an unreadable end frame is kept, rejected with check_end_frames' reason, so that
+    the manifest and the report say why it is missing from the shards.
+    """
+    width, height, problem = check_end_frames(source)
+    last = source.numbers[-1] if source.numbers else 0
+    return ClipRecord(
+        database=database,
+        subject=subject,
+        clip=clip,
+        label=label,
+        source=source,
+        onset=source.numbers[0] if source.numbers else 0,
+        apex=last if source.numbers else None,
+        offset=last,
+        apex_source=ApexSource.LAST_FRAME,
+        fps=fps,
+        width=width,
+        height=height,
+        action_units=action_units,
+        extra={} if extra is None else extra,
+        reject_reason=problem,
+    )

@@ -25,14 +25,13 @@ from pathlib import Path
 
 from mepipe.adapters.base import Adapter, ParseResult
 from mepipe.adapters.disk import (
-    check_end_frames,
     find_named,
+    peak_sequence_record,
     sequence_frames,
     subfolders,
 )
 from mepipe.errors import MepipeError
 from mepipe.protocols import database_info, normalise_label
-from mepipe.records import ApexSource, ClipRecord
 
 MODALITIES = ("VL", "NI")
 LIGHTINGS = ("Strong", "Weak", "Dark")
@@ -67,24 +66,15 @@ class OuluAdapter(Adapter):
                 except ValueError as exc:
                     raise MepipeError(f"unknown emotion folder: {exc}", emotion_dir) from None
                 source = sequence_frames(emotion_dir, result.stray_files)
-                width, height, problem = check_end_frames(source)
-                last = source.numbers[-1] if source.numbers else 0
                 result.records.append(
-                    ClipRecord(
-                        database=self.name,
-                        subject=subject_dir.name,
-                        clip=emotion_dir.name,
-                        label=label,
-                        source=source,
-                        onset=source.numbers[0] if source.numbers else 0,
-                        apex=last if source.numbers else None,
-                        offset=last,
-                        apex_source=ApexSource.LAST_FRAME,
-                        fps=fps,
-                        width=width,
-                        height=height,
+                    peak_sequence_record(
+                        self.name,
+                        subject_dir.name,
+                        emotion_dir.name,
+                        label,
+                        source,
+                        fps,
                         extra={"modality": modality, "lighting": lighting},
-                        reject_reason=problem,
                     )
                 )
         return result

@@ -16,25 +16,18 @@ The release's quirks and how this adapter meets each (see shared DATASETS.md):
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
-from mepipe.adapters.annotated import annotated_record, read_rows
+from mepipe.adapters.annotated import find_sheet, parse_sheet_release
 from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.layout import (
-    clip_dirs_on_disk,
-    find_dirs,
-    find_files,
-    subdirs,
-    tree_strays,
-    unlisted_note,
-)
-from mepipe.adapters.spreadsheet import Cell, as_int, find_header, read_table
+from mepipe.adapters.layout import find_dirs, find_files, subdirs
+from mepipe.adapters.spreadsheet import Cell, as_int
 from mepipe.errors import MepipeError
-from mepipe.protocols import database_info
 
 SUBJECT_DIR = re.compile(r"\d{3}")
+# The annotation files of the known copies, as the error for a missing one names them.
+SHEETS = "SAMM_Micro_FACS_Codes_v2.xlsx or SAMM_20181215_Micro_FACS_Codes_v2.xlsx"
 SHEET_NAME = re.compile(r".*samm.*\.xlsx?", re.IGNORECASE)
 COLUMNS = {
     "subject": ("Subject",),
@@ -83,19 +76,6 @@ class SammAdapter(Adapter):
     def looks_like(cls, root: Path) -> bool:
         return bool(find_files(root, SHEET_NAME)) or bool(find_dirs(root, _is_frames_dir))
 
-    def _sheet(self, notes: list[str]) -> Path:
-        found = find_files(self.root, SHEET_NAME)
-        if not found:
-            raise MepipeError(
-                "no SAMM annotation file found below this folder (expected "
-                "SAMM_Micro_FACS_Codes_v2.xlsx or SAMM_20181215_Micro_FACS_Codes_v2.xlsx)",
-                self.root,
-            )
-        chosen = max(found, key=_sheet_rank)
-        if len(found) > 1:
-            notes.append(f"several SAMM annotation files; using {chosen}")
-        return chosen
-
     def _frames_dir(self, notes: list[str]) -> Path:
         found = find_dirs(self.root, _is_frames_dir)
         if not found:
@@ -110,24 +90,17 @@ class SammAdapter(Adapter):
 
     def parse(self) -> ParseResult:
         notes: list[str] = []
-        sheet = self._sheet(notes)
+        sheet = find_sheet(self.root, SHEET_NAME, _sheet_rank, self.title, SHEETS, notes)
         frames_dir = self._frames_dir(notes)
-        table = read_table(sheet)
-        header = find_header(table, COLUMNS, optional=("action_units",))
-        rows = read_rows(table, header, self.name, samm_subject)
-        fps = float(database_info(self.name)["fps"])
-        sheet_name = sheet.relative_to(self.root).as_posix()
-        records, stray = [], []
-        for row in rows:
-            frame_name = functools.partial(samm_frame_name, row.subject)
-            extra = {"sheet": sheet_name, "row": str(row.row)}
-            clip_dir = frames_dir / row.subject / row.clip
-            record, clip_stray = annotated_record(self.name, row, clip_dir, frame_name, fps, extra)
-            records.append(record)
-            stray.extend(clip_stray)
-        stray.extend(tree_strays(frames_dir, SUBJECT_DIR))
-        named = {(row.subject, row.clip) for row in rows}
-        note = unlisted_note(clip_dirs_on_disk(frames_dir, SUBJECT_DIR) - named, sheet_name)
-        if note:
-            notes.append(note)
-        return ParseResult(records, stray_files=sorted(stray), notes=notes)
+        return parse_sheet_release(
+            self.name,
+            self.root,
+            sheet,
+            frames_dir,
+            notes,
+            columns=COLUMNS,
+            subject_of=samm_subject,
+            subject_dir=SUBJECT_DIR,
+            frame_name=samm_frame_name,
+            extra={},
+        )

@@ -189,6 +189,14 @@ def _write_strays(*folders: Path) -> None:
         write_bytes(folder / STRAY_FILES[i % len(STRAY_FILES)], b"not a frame\n")
 
 
+def _write_tree_strays(frames_root: Path, first: DemoClip) -> None:
+    """Litter a `<frames>/<subject>/<clip>/` tree (CASME II, SAMM) at each of its three
+    levels: the frames folder, the first clip's subject folder and that clip's folder."""
+    _write_strays(
+        frames_root, frames_root / first.subject, frames_root / first.subject / first.clip
+    )
+
+
 def _write_xlsx(path: Path, rows: list[Sequence[Any]]) -> None:
     import openpyxl
 
@@ -287,10 +295,7 @@ def write_casme2(
             truth.append(_truth("casme2", subject, clip_name, clip, number, size, extra))
     writer = _write_xls if sheet == "xls" else _write_xlsx
     writer(root / CASME2_SHEETS[sheet], rows)
-    first = truth[0]
-    _write_strays(
-        frames_root, frames_root / first.subject, frames_root / first.subject / first.clip
-    )
+    _write_tree_strays(frames_root, truth[0])
     return truth
 
 
@@ -395,10 +400,7 @@ def write_samm(
             extra = {"sheet": SAMM_SHEETS[sheet], "row": str(len(rows))}
             truth.append(_truth("samm", subject, clip_name, clip, number, size, extra))
     _write_xlsx(root / SAMM_SHEETS[sheet], rows)
-    first = truth[0]
-    _write_strays(
-        frames_root, frames_root / first.subject, frames_root / first.subject / first.clip
-    )
+    _write_tree_strays(frames_root, truth[0])
     return truth
 
 
