@@ -111,7 +111,12 @@ def mtm_step(
                 total = total + config.lambda_tri * l_tri
                 result["L_tri"] = l_tri.item()
             if use("adv"):
-                l_adv = _masked(lambda a: L.generator_loss(trained_d(a).float()), has_pos, f_anc)
+                # The bare discriminator, not its DDP wrapper: only the encoder learns from
+                # L_adv, and a rank whose batch has no macro positive skips this call, which
+                # would leave the wrapper's gradient sync waiting for it.
+                l_adv = _masked(
+                    lambda a: L.generator_loss(discriminator(a).float()), has_pos, f_anc
+                )
                 total = total + config.lambda_adv * l_adv
                 result["L_adv"] = l_adv.item()
             if use("lir"):

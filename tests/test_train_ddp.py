@@ -41,3 +41,26 @@ def test_two_process_ddp_run(tmp_path):
     expected = pd.read_parquet(split).query("fold in [0, 2] and role == 'test'")
     assert sorted(table["key"]) == sorted(expected["key"])
     assert "UF1" in done.stdout
+
+
+def test_ddp_with_classes_that_have_no_macro_positive(tmp_path):
+    """casme2_5class with CK+: repression has no macro class, so some batches on one rank have
+    no positive while the other rank's do; the adversarial step must not stall the ranks."""
+    split = build(
+        tmp_path / "data",
+        SyntheticSpec(micro={"casme2": 3}, macro={"ckplus": 1}, protocol="casme2_5class"),
+    )
+    run = tmp_path / "run"
+    options = [
+        "--data", str(tmp_path / "data"), "--split", str(split), "--out", str(run),
+        "--protocol", "casme2_5class", "--folds", "0", "--epochs", "2", "--eid-epochs", "1",
+        "--max-steps", "2", "--batch-size", "1", "--image-size", "32", "--weights", "none",
+        "--workers", "0", "--device", "cpu", "--expr-dim", "16", "--id-dim", "16",
+    ]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "mepipe_train.cli", "loso", *options]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=150, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = pd.read_csv(run / "log.csv")
+    assert (log["phase"].str.contains("mtmnet")).any()
