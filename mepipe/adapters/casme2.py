@@ -6,7 +6,7 @@
 <root>/CASME2-coding-20140508.xlsx                      # or -20190701.xlsx, or legacy .xls
 ```
 
-The release's quirks and how this adapter meets each (see shared DATASETS.md):
+The release's quirks and how this adapter meets each (docs/releases.md):
 - frames folder name varies (`CASME2_RAW_selected`, `CASME2_RAW`, `CASME2-RAW`, `Cropped`,
   `CASME2_Cropped`): found by its `subNN/` children, a few levels below the root.
 - sheet name varies (2014/2019 `.xlsx`, legacy `CASME2_label_Ver_2.xls` with seven named

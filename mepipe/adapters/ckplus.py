@@ -1,6 +1,6 @@
 """CK+ (Extended Cohn-Kanade): posed sequences from neutral to peak, labelled per sequence.
 
-Layout (see /work/shared/DATASETS.md)::
+Layout (docs/releases.md)::
 
     cohn-kanade-images/S005/001/S005_001_00000001.png ... S005_001_00000011.png
     Emotion/S005/001/S005_001_00000011_emotion.txt      one code, e.g. "   3.0000000e+00"

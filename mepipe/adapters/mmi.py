@@ -1,6 +1,6 @@
 """MMI Facial Expression Database: one video per session, labelled in a per-video XML.
 
-Layout (see /work/shared/DATASETS.md)::
+Layout (docs/releases.md)::
 
     Sessions/<id>/S050-003.avi               the video (frames are 1-based indices into it)
     Sessions/<id>/S050-003.xml               <Metatag Name="Emotion" Value="4"/> among others

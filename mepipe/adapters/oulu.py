@@ -1,6 +1,6 @@
 """Oulu-CASIA NIR&VIS: posed sequences from neutral to peak, labelled by their folder.
 
-Layout (see /work/shared/DATASETS.md)::
+Layout (docs/releases.md)::
 
     OriginalImg/VL/Strong/P001/Happiness/000.jpeg 001.jpeg ...
     OriginalImg/NI/{Strong,Weak,Dark}/...

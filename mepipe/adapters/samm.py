@@ -5,7 +5,7 @@
 <root>/SAMM_Micro_FACS_Codes_v2.xlsx      # or SAMM_20181215_Micro_FACS_Codes_v2.xlsx
 ```
 
-The release's quirks and how this adapter meets each (see shared DATASETS.md):
+The release's quirks and how this adapter meets each (docs/releases.md):
 - the common v2 sheet has 13 preamble rows and its header on row 14 (`Onset Frame`,
   `Estimated Emotion`, ...); the 20181215 copy has one header row with short names
   (`Onset`, `Emotion`, ...): the header row is found by its contents.

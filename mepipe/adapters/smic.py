@@ -7,7 +7,7 @@
 <root>/SMIC_all_cropped/HS/s1/micro/.../reg_image090823.bmp
 ```
 
-The release's quirks and how this adapter meets each (see shared DATASETS.md):
+The release's quirks and how this adapter meets each (docs/releases.md):
 - sub-sets HS (100 fps), VIS and NIR (25 fps) side by side: each is read if asked
   (AdapterOptions.smic_subsets). HS clip ids are the folder name (`s1_ne_01`); VIS and NIR
   ids carry the subset (`VIS-s1_ne_01`) so that keys stay unique.
