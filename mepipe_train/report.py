@@ -47,7 +47,7 @@ def reconstruction_png(
 ) -> None:
     """Pairs of columns, original | reconstruction, one clip per row (as Figure 3)."""
     n = originals.shape[0]
-    figure, axes = plt.subplots(n, 2, figsize=(4, 2 * n + 0.3), squeeze=False)
+    figure, axes = plt.subplots(n, 2, figsize=(4, 2.3 * n + 0.3), squeeze=False)
     for row in range(n):
         for col, (image, name) in enumerate(
             ((originals[row], "original"), (reconstructions[row], "reconstructed"))
@@ -56,4 +56,5 @@ def reconstruction_png(
             axes[row, col].set_axis_off()
             title = f"{keys[row]}\n{name}" if col == 0 else f"\n{name}"
             axes[row, col].set_title(title, fontsize=7)
+    figure.subplots_adjust(hspace=0.45)  # room for the two-line titles
     _save(figure, path)
