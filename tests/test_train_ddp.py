@@ -13,6 +13,16 @@ from mepipe_train.config import TrainConfig
 from mepipe_train.synthetic import SyntheticSpec, build
 
 
+def torchrun_loso(options: list[str]) -> subprocess.CompletedProcess:
+    """`mepipe-train loso` in two CPU processes under torchrun; fails the test if it fails."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "mepipe_train.cli", "loso", *options]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=150, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
 def test_two_process_ddp_run(tmp_path):
     split = build(
         tmp_path / "data", SyntheticSpec(micro={"casme2": 2, "smic": 1}, macro={"ckplus": 1})
@@ -24,11 +34,7 @@ def test_two_process_ddp_run(tmp_path):
         "--batch-size", "2", "--image-size", "32", "--weights", "none", "--workers", "2",
         "--device", "cpu", "--expr-dim", "16", "--id-dim", "16", "--seed", "5",
     ]  # fmt: skip
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "mepipe_train.cli", "loso", *options]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=150, env=env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = torchrun_loso(options)
     saved = json.loads((run / "config.json").read_text())
     given = TrainConfig(
         data=str(tmp_path / "data"), split=str(split), out=str(run), folds="0,2", epochs=1,
@@ -57,10 +63,6 @@ def test_ddp_with_classes_that_have_no_macro_positive(tmp_path):
         "--max-steps", "2", "--batch-size", "1", "--image-size", "32", "--weights", "none",
         "--workers", "0", "--device", "cpu", "--expr-dim", "16", "--id-dim", "16",
     ]  # fmt: skip
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "mepipe_train.cli", "loso", *options]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=150, env=env)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    torchrun_loso(options)
     log = pd.read_csv(run / "log.csv")
     assert (log["phase"].str.contains("mtmnet")).any()
