@@ -20,6 +20,7 @@ from typing import Any
 import click
 import pandas as pd
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 
 from mepipe import __version__
@@ -102,8 +103,16 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
     return row
 
 
-def build_manifest(records: list[ClipRecord]) -> pd.DataFrame:
-    rows = [clip_row(r) for r in sorted(records, key=lambda r: r.key)]
+def build_manifest(records: list[ClipRecord], console: Console | None = None) -> pd.DataFrame:
+    """One row per clip, in key order; checking frames decodes six images per clip, which
+    takes a while on large releases (SAMM's 2040x1088 frames), hence the progress bar."""
+    ordered = sorted(records, key=lambda r: r.key)
+    rows = [
+        clip_row(r)
+        for r in track(
+            ordered, description="Choosing and checking frames", console=console, transient=True
+        )
+    ]
     frame = pd.DataFrame(rows)
     for column in ("onset", "apex", "offset", "neutral_frame"):
         frame[column] = frame[column].astype("Int64")
@@ -147,8 +156,7 @@ def ingest_database(
     if database == "smic":
         for record in parsed.records:
             apply_apex_method(record, options.smic_apex)
-    with console.status(f"Choosing and checking frames of {len(parsed.records)} clips"):
-        manifest = build_manifest(parsed.records)
+    manifest = build_manifest(parsed.records, console)
     db_dir = Path(data_dir) / database
     db_dir.mkdir(parents=True, exist_ok=True)
     if options.align:
