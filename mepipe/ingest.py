@@ -3,10 +3,10 @@
 Stages, each with one job:
   adapter.parse()      release on disk -> ClipRecords (rejected clips carry a reason)
   apex                 SMIC only: midpoint or max-diff apex
-  validate             the frames a clip will use exist and decode (else: rejected)
   select_frames        neutral + five apex-centred frames (flags short / incomplete clips)
+  validate             the frames a clip will use exist and decode (else: rejected)
   label schemes        every protocol's class, or the reason it leaves the clip out
-  write_shards         align faces, write WebDataset shards (issue: faces and shards)
+  write_shards         align faces, write WebDataset shards (mepipe.shards; not --no-align)
   manifest + report    written atomically; a summary table on the terminal
 """
 
