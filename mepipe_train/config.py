@@ -1,4 +1,4 @@
-"""Every option of a training run, with the defaults of shared/METHOD.md (Xia et al. 2020).
+"""Every option of a training run, with the paper's defaults (Xia et al. 2020; docs/training.md).
 
 One dataclass holds the whole configuration, so that a run is described by one JSON file
 (`RUN/config.json`) that `--config` reads back, and the command line is generated from the
@@ -32,7 +32,7 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 
 @dataclass
 class TrainConfig:
-    """The complete description of an EIDNet/MTMNet run (METHOD.md defaults)."""
+    """The complete description of an EIDNet/MTMNet run (the paper's defaults)."""
 
     # Data
     data: str = _opt("", "data dir made by `mepipe ingest` (<data>/<db>/manifest.parquet, shards/)")

@@ -282,7 +282,7 @@ class PairDataset(_EpochDataset):
 
 
 class TripletDataset(_EpochDataset):
-    """MTMNet triplets (METHOD.md, Open points): each micro training clip is an anchor once
+    """MTMNet triplets (docs/training.md, decisions): each micro training clip is an anchor once
     per epoch; the positive is a macro clip of the same label, the negative a micro clip of
     another label, both drawn uniformly from the fold's training side only.
 
