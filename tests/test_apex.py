@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from mepipe.adapters import open_release
 from mepipe.apex import apply_apex_method, check_annotation, estimate_apex, max_diff_apex
@@ -196,3 +197,18 @@ def test_mmi_apex_marker_on_the_onset_is_estimated_from_the_video(tmp_path: Path
         f"{clip.extra['markers']}: apex frame 1 is the onset frame; "
         f"apex estimated from the frames: frame {record.apex} (max-diff)"
     )
+
+
+def test_frames_are_decoded_one_at_a_time(tmp_path: Path):
+    """max-diff streams a clip (iter_frames): a long clip of SAMM-sized frames is never
+    in memory whole. Lazy decoding shows as a good first frame before a broken second."""
+    from mepipe.errors import MepipeError
+    from mepipe.images import iter_frames
+
+    good, bad = tmp_path / "img1.png", tmp_path / "img2.png"
+    Image.new("RGB", (8, 6), "white").save(good)
+    bad.write_bytes(b"not a png")
+    frames = iter_frames([1, 2], [1, 2], [str(good), str(bad)])
+    assert next(frames).shape == (6, 8, 3)
+    with pytest.raises(MepipeError, match="img2.png"):
+        next(frames)
