@@ -6,7 +6,7 @@ three identical channels. Unreadable or truncated files raise MepipeError naming
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -31,28 +31,34 @@ def read_image(path: str) -> np.ndarray:
         raise MepipeError(f"cannot decode image (unreadable or truncated: {exc})", path) from None
 
 
-def read_video_frames(video: str, numbers: Sequence[int]) -> dict[int, np.ndarray]:
-    """Frames of `video` by 1-based number, read sequentially (seeking is unreliable in AVI)."""
+def iter_video_frames(video: str, numbers: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(number, frame) of `video` by 1-based number, in video order, one frame in memory at a
+    time; read sequentially (seeking is unreliable in AVI)."""
     wanted = set(numbers)
-    found: dict[int, np.ndarray] = {}
+    found = 0
     capture = cv2.VideoCapture(video)
     if not capture.isOpened():
         raise MepipeError("cannot open video", video)
     try:
         number = 0
-        while len(found) < len(wanted):
+        while found < len(wanted):
             ok, frame = capture.read()
             if not ok:
                 break
             number += 1
             if number in wanted:
-                found[number] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                found += 1
+                yield number, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         capture.release()
-    missing = sorted(wanted - found.keys())
-    if missing:
-        raise MepipeError(f"video ends before frame {missing[0]} (has {number} frames)", video)
-    return found
+    if found < len(wanted):
+        first = min(n for n in wanted if n > number)
+        raise MepipeError(f"video ends before frame {first} (has {number} frames)", video)
+
+
+def read_video_frames(video: str, numbers: Sequence[int]) -> dict[int, np.ndarray]:
+    """Frames of `video` by 1-based number, read sequentially (seeking is unreliable in AVI)."""
+    return dict(iter_video_frames(video, numbers))
 
 
 def read_frames(
@@ -70,3 +76,21 @@ def read_frames(
         return [read_image(index[n]) for n in numbers]
     except KeyError as exc:
         raise MepipeError(f"frame {exc.args[0]} is not among the clip's frames on disk") from None
+
+
+def iter_frames(
+    numbers: Sequence[int],
+    frame_numbers: Sequence[int],
+    frame_paths: Sequence[str],
+    video: str | None = None,
+) -> Iterator[np.ndarray]:
+    """Frames `numbers` (ascending) of one clip, one at a time: a long clip of large frames
+    (SAMM's 2040x1088) never sits in memory whole."""
+    if video:
+        yield from (frame for _, frame in iter_video_frames(video, numbers))
+        return
+    index = dict(zip(frame_numbers, frame_paths, strict=True))
+    for number in numbers:
+        if number not in index:
+            raise MepipeError(f"frame {number} is not among the clip's frames on disk")
+        yield read_image(index[number])

@@ -2,7 +2,8 @@
 
 Stages, each with one job:
   adapter.parse()      release on disk -> ClipRecords (rejected clips carry a reason)
-  apex                 SMIC only: midpoint or max-diff apex
+  apex                 SMIC: midpoint or max-diff apex; annotated releases: an apex the
+                       sheet or markers leave unusable is estimated (max-diff), flagged
   select_frames        neutral + five apex-centred frames (flags short / incomplete clips)
   validate             the frames a clip will use exist and decode (else: rejected)
   label schemes        every protocol's class, or the reason it leaves the clip out
@@ -12,7 +13,9 @@ Stages, each with one job:
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from rich.table import Table
 
 from mepipe import __version__
 from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
-from mepipe.apex import APEX_METHODS, apply_apex_method
+from mepipe.apex import APEX_METHODS, apply_apex_method, estimate_apex, needs_estimate
 from mepipe.atomic import write_json, write_parquet
 from mepipe.errors import MepipeError
 from mepipe.frames import select_frames
@@ -64,10 +67,11 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
             reason = str(exc)
     if reason is None and selection is not None:
         reason = validate(record, selection)
+    flags = [f for f in (record.flag, selection.flag if selection else None) if f]
     if reason is not None:
         status = "rejected"
-    elif selection is not None and selection.flag:
-        status, reason = "flagged", selection.flag
+    elif flags:
+        status, reason = "flagged", "; ".join(flags)
     row: dict[str, Any] = {
         "key": record.key,
         "database": record.database,
@@ -119,6 +123,23 @@ def build_manifest(records: list[ClipRecord], console: Console | None = None) ->
     return frame
 
 
+def choose_apexes(
+    records: list[ClipRecord], database: str, smic_apex: str, console: Console
+) -> None:
+    """Set every apex that is not annotated: SMIC's by `smic_apex`, and those a sheet or a
+    marker file leaves unusable by max-diff (the clip is flagged). Both may decode whole
+    clips, hence the progress bar."""
+    if database == "smic":
+        pending = records
+        step: Callable[[ClipRecord], None] = functools.partial(apply_apex_method, method=smic_apex)
+    else:
+        pending, step = [r for r in records if needs_estimate(r)], estimate_apex
+    for record in track(
+        pending, description="Estimating apex frames", console=console, transient=True
+    ):
+        step(record)
+
+
 def build_report(database: str, root: Path, manifest: pd.DataFrame, parsed: Any) -> IngestReport:
     report = IngestReport(database=database, root=str(root))
     report.clips_found = len(manifest)
@@ -153,9 +174,7 @@ def ingest_database(
         parsed = adapter.parse()
     if not parsed.records:
         raise MepipeError(f"no {adapter.title} clips found in the release", raw_root)
-    if database == "smic":
-        for record in parsed.records:
-            apply_apex_method(record, options.smic_apex)
+    choose_apexes(parsed.records, database, options.smic_apex, console)
     manifest = build_manifest(parsed.records, console)
     db_dir = Path(data_dir) / database
     db_dir.mkdir(parents=True, exist_ok=True)

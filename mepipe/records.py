@@ -22,6 +22,9 @@ class ApexSource(StrEnum):
     MAX_DIFF = "max-diff"  # the frame that differs most from onset (SMIC option)
     LAST_FRAME = "last-frame"  # sequences that end at the peak (CK+, Oulu-CASIA)
     OAO_MARKER = "oao-marker"  # MMI's onset/apex/offset marker file
+    # The annotation's apex is missing or unusable (empty, '/', -1, the onset, outside
+    # onset..offset): the frame that differs most from onset stands in (mepipe.apex).
+    ESTIMATED = "estimated:max-diff"
 
 
 KEY_SEPARATOR = "__"
@@ -89,6 +92,9 @@ class ClipRecord:
     extra: dict[str, str] = field(default_factory=dict)
     # Set when the clip cannot be used; the reason goes to the manifest and the report.
     reject_reason: str | None = None
+    # Set when the clip is usable but its annotation was repaired (apex estimated, offset
+    # clamped to the frames on disk): the clip is flagged with this reason.
+    flag: str | None = None
 
     @property
     def key(self) -> str:

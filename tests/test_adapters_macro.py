@@ -566,26 +566,55 @@ def test_mmi_unopenable_video_rejects_clip(fresh: Callable[[str], Release]) -> N
     assert record.label == clip.label and record.source.video == str(video)
 
 
-@pytest.mark.parametrize("mutation", ["apex past the end", "offset past the end, no apex"])
-def test_mmi_markers_past_the_video_reject_clip(
-    mutation: str, fresh: Callable[[str], Release]
+@pytest.mark.parametrize(
+    ("mutation", "says"),
+    [
+        ("apex past the end", "apex frame 999 is outside onset..offset"),
+        ("apex on the onset", "is the onset frame"),
+        ("offset past the end, no apex", "offset frame 999 is past the frames on disk"),
+    ],
+)
+def test_mmi_marker_holes_are_flagged_not_rejected(
+    mutation: str, says: str, fresh: Callable[[str], Release]
 ) -> None:
+    """Markers with holes are checked like CASME II and SAMM sheets (mepipe.apex)."""
     root, clips = fresh("mmi")
     clip = next(c for c in labelled(clips) if "markers" in c.extra)
     path = root / "Sessions" / clip.extra["session"] / clip.extra["markers"]
     text = path.read_text()
+    frames = len(clip.frame_numbers)
     if mutation == "apex past the end":
         text = text.replace(f'Frame="{clip.apex}" Type="2"', 'Frame="999" Type="2"')
-        says = "apex 999"
+    elif mutation == "apex on the onset":
+        text = text.replace(f'Frame="{clip.apex}" Type="2"', f'Frame="{clip.onset}" Type="2"')
     else:
         text = re.sub(r'Frame="\d+" Type="3"', 'Frame="999" Type="3"', text)
         text = re.sub(r'\s*<Marker Frame="\d+" Type="2" />', "", text)
-        says = "apex None, offset 999"
     path.write_text(text)
     record = record_of(parse("mmi", root), clip)
-    assert record.reject_reason is not None
-    assert clip.extra["markers"] in record.reject_reason and says in record.reject_reason
-    assert f"video has {len(clip.frame_numbers)} frames" in record.reject_reason
+    assert record.reject_reason is None
+    assert record.flag is not None and record.flag.startswith(clip.extra["markers"] + ": ")
+    assert says in record.flag
+    if mutation == "offset past the end, no apex":
+        assert record.offset == frames and f"clamped to the last frame on disk ({frames})" in (
+            record.flag
+        )
+        assert record.apex == clip.onset + (frames - clip.onset) // 2
+        assert record.apex_source == ApexSource.MIDPOINT
+    else:  # estimated at ingest (tests/test_apex.py)
+        assert (record.apex, record.apex_source) == (None, ApexSource.ESTIMATED)
+
+
+def test_mmi_onset_marker_past_the_video_rejects_clip(fresh: Callable[[str], Release]) -> None:
+    root, clips = fresh("mmi")
+    clip = next(c for c in labelled(clips) if "markers" in c.extra)
+    path = root / "Sessions" / clip.extra["session"] / clip.extra["markers"]
+    path.write_text(re.sub(r'Frame="\d+" Type="1"', 'Frame="999" Type="1"', path.read_text()))
+    record = record_of(parse("mmi", root), clip)
+    assert record.reject_reason == (
+        f"onset marker 999 in {clip.extra['markers']} is not a frame of the video "
+        f"(video has {len(clip.frame_numbers)} frames)"
+    )
 
 
 def test_mmi_without_apex_marker_takes_the_midpoint(fresh: Callable[[str], Release]) -> None:

@@ -117,8 +117,10 @@ def test_truncated_frame_rejects_the_clip(casme2, tmp_path: Path):
     assert frame.name in reason and "truncated" in reason
 
 
-def test_apex_outside_onset_offset_and_apex_slash(casme2, tmp_path: Path):
+def test_apex_outside_onset_offset_and_apex_slash_are_flagged(casme2, tmp_path: Path):
+    """Holes in a sheet's apex cells lose no clip: estimated, flagged, listed in the report."""
     import openpyxl
+    import pandas as pd
 
     root, truth = casme2
     path = sheet_of(root)
@@ -128,10 +130,17 @@ def test_apex_outside_onset_offset_and_apex_slash(casme2, tmp_path: Path):
     sheet.cell(row=3, column=5, value="/")
     book.save(path)
     report = run_and_report(root, tmp_path / "out")
-    reasons = sorted(r["reason"] for r in report["rejected"])
-    assert len(reasons) == 2
-    assert any("outside" in r for r in reasons)
-    assert any("/" in r or "no apex" in r for r in reasons)
+    assert report["rejected"] == [] and report["clips_accepted"] == len(truth)
+    flagged = {r["key"]: r["reason"] for r in report["flagged"]}
+    keys = [f"casme2__{c.subject}__{c.clip}" for c in truth[:2]]
+    assert sorted(flagged) == sorted(keys)
+    assert "is outside onset..offset" in flagged[keys[0]]
+    assert "(the ApexFrame cell is '/')" in flagged[keys[1]]
+    manifest = pd.read_parquet(tmp_path / "out" / "casme2" / "manifest.parquet").set_index("key")
+    for key, clip in zip(keys, truth, strict=False):
+        assert manifest.loc[key, "apex_source"] == "estimated:max-diff"
+        assert manifest.loc[key, "apex"] == clip.apex  # where the demo motion peaks
+        assert f"apex estimated from the frames: frame {clip.apex} (max-diff)" in flagged[key]
 
 
 def test_stray_files_do_not_fail_and_are_counted(casme2, tmp_path: Path):

@@ -60,12 +60,13 @@ def test_five_frames_centred_on_apex():
     ],
 )
 def test_window_is_shifted_not_truncated_at_the_clip_ends(apex, expected):
-    # apex == onset occurs in CASME II (sub05/EP09_05f).
+    # An apex on the onset: max-diff gives it for a clip whose frames never change.
     assert select_frames(make_record(range(46, 60), 46, apex, 59)).expression == expected
 
 
 def test_window_stays_inside_frames_on_disk_and_flags_missing_offset():
-    # sub16/EP01_08: annotated 73..110, frames on disk only 73..96.
+    # sub16/EP01_08: annotated 73..110, frames on disk only 73..96. The adapters clamp
+    # such an offset first (mepipe.apex.check_annotation); selection copes regardless.
     selection = select_frames(make_record(range(73, 97), 73, 95, 110))
     assert selection.expression == (92, 93, 94, 95, 96)
     assert "offset frame 110 not on disk" in selection.flag

@@ -41,11 +41,26 @@ def test_cde_mapping(database, label, expected):
 
 def test_cde_named_exclusions_and_smic_subset():
     cde = load_scheme("cde")
-    assert cde.label_for("casme2", "sub04", "EP12_01f", "disgust") == (
+    named = {(ex.database, ex.subject, ex.clip) for ex in cde.exclusions}
+    # The CDE-class clips the official list leaves out (DATASETS.md), and no others.
+    assert named == {
+        ("casme2", "sub04", "EP12_01f"),
+        ("casme2", "sub05", "EP09_05f"),
+        ("casme2", "sub09", "EP02_02f"),
+    }
+    mapped, reason = cde.label_for("casme2", "sub04", "EP12_01f", "disgust")
+    assert mapped is None and "'/' in ApexFrame" in reason
+    mapped, reason = cde.label_for("casme2", "sub05", "EP09_05f", "disgust")
+    assert mapped is None and "apex annotated at the onset frame" in reason
+    mapped, reason = cde.label_for("casme2", "sub09", "EP02_02f", "happiness")
+    assert mapped is None and "only some copies of the sheet" in reason
+    for ex in cde.exclusions:
+        assert ex.reason.startswith("not in the official MEGC 2019 list")
+    # sub24/EP02_07 is sadness: never a CDE clip, so no exclusion names it.
+    assert cde.label_for("casme2", "sub24", "EP02_07", "sadness") == (
         None,
-        "no apex annotated ('/' in ApexFrame)",
+        "label 'sadness' is not a class of cde",
     )
-    assert cde.label_for("casme2", "sub24", "EP02_07", "happiness")[0] is None
     assert cde.label_for("casme2", "sub05", "EP12_03f", "surprise") == ("surprise", None)
     assert (
         cde.label_for("smic", "s1", "VIS-s1_ne_01", "negative", "VIS")[1]

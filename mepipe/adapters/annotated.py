@@ -10,7 +10,10 @@ does not name) is also the same for both releases: `find_sheet` and `parse_sheet
 
 A problem with the sheet itself (no header, an unknown emotion, a frame cell that is not a
 number) is fatal: the sheet is wrong and guessing would hide it. A problem with one clip's
-frames on disk rejects that clip only, with its reason.
+frames on disk rejects that clip only, with its reason. A hole in a clip's apex or offset
+cell (empty, `/`, -1, apex on the onset or outside onset..offset, a mistyped offset) is
+neither: every copy of these sheets has some, so the offset is clamped to the frames, the
+apex is left to be estimated from the frames (mepipe.apex) and the clip is flagged.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from mepipe.adapters.spreadsheet import (
     find_header,
     read_table,
 )
+from mepipe.apex import check_annotation
 from mepipe.errors import MepipeError
 from mepipe.frames import list_frames
 from mepipe.protocols import database_info, normalise_label
@@ -57,18 +61,19 @@ class AnnotationRow:
     subject: str
     clip: str
     onset: int
-    apex: int | None  # None where the sheet writes '/'
+    apex: int | None  # None where the apex cell is empty or '/'
     offset: int
     label: str
     action_units: str | None
+    no_apex: str | None = None  # why `apex` is None, in words for the clip's flag
 
 
 def _frame_cell(table: Table, header: Header, row: int, field: str, value: Cell) -> int | None:
     number = as_int(value)
     if number is not None:
         return number
-    if field == "apex" and isinstance(value, str) and value.strip() == NO_APEX:
-        return None
+    if field == "apex" and (value is None or (isinstance(value, str) and value == NO_APEX)):
+        return None  # a hole, not a broken sheet: the apex is estimated from the frames
     shown = "an empty cell" if value is None else f"'{value}'"
     raise MepipeError(
         f"{header.names[field]} is {shown}, not an integer frame number", table.path, row
@@ -110,7 +115,9 @@ def read_rows(
         onset, apex, offset = (
             _frame_cell(table, header, number, f, values[f]) for f in ("onset", "apex", "offset")
         )
-        assert onset is not None and offset is not None  # only the apex may be '/'
+        assert onset is not None and offset is not None  # only the apex may be missing
+        shown = "empty" if values["apex"] is None else f"'{values['apex']}'"
+        no_apex = f"no apex annotated (the {header.names['apex']} cell is {shown})"
         raw_label = as_text(values["label"])
         if raw_label is None:
             raise MepipeError(f"{header.names['label']} cell is empty", table.path, number)
@@ -119,7 +126,7 @@ def read_rows(
         except ValueError as exc:
             raise MepipeError(str(exc), table.path, number) from None
         aus = as_text(values.get("action_units"))
-        rows.append(AnnotationRow(number, subject, clip, onset, apex, offset, label, aus))
+        rows.append(AnnotationRow(number, subject, clip, onset, apex, offset, label, aus, no_apex))
     return rows
 
 
@@ -128,20 +135,16 @@ def reject_reason(
 ) -> str | None:
     """Why a row's clip cannot be used, judged against the frames on disk; None if it can.
 
-    A missing *offset* frame is no reason: some copies hold fewer frames than annotated
-    (CASME II sub16/EP01_08), and frame selection flags it. apex == onset is valid
-    (CASME II sub05/EP09_05f).
+    Missing frames reject the clip: its onset frame, or an apex frame that the sheet puts
+    validly inside onset..offset. Holes in the apex and offset cells do not (see
+    `mepipe.apex.check_annotation`), nor does a missing *offset* frame: some copies hold
+    fewer frames than annotated (CASME II sub16/EP01_08), and the offset is clamped.
     """
     if not clip_dir.is_dir():
         return f"clip folder {row.subject}/{row.clip} is missing (expected {clip_dir})"
-    if row.apex is None:
-        return f"no apex frame annotated (the apex cell is '{NO_APEX}')"
-    if row.onset > row.offset:
-        return f"onset frame {row.onset} is after offset frame {row.offset}"
-    if not row.onset <= row.apex <= row.offset:
-        return f"apex frame {row.apex} is outside onset..offset ({row.onset}..{row.offset})"
-    for what, number in (("onset", row.onset), ("apex", row.apex)):
-        if not source.has(number):
+    apex_inside = row.apex is not None and row.onset < row.apex <= row.offset
+    for what, number in (("onset", row.onset), ("apex", row.apex if apex_inside else None)):
+        if number is not None and not source.has(number):
             expected = clip_dir / frame_name(number)
             return f"{what} frame {number} is missing on disk (expected {expected})"
     return None
@@ -164,6 +167,12 @@ def annotated_record(
             width, height = frame_size(source.path_of(row.onset))
         except MepipeError as exc:
             reason = f"onset frame cannot be read: {exc}"
+    apex, offset, apex_source, flag = row.apex, row.offset, ApexSource.ANNOTATED, None
+    if reason is None:
+        check = check_annotation(row.onset, row.apex, row.offset, source.numbers, row.no_apex)
+        apex, offset, flag = check.apex, check.offset, "; ".join(check.notes) or None
+        if apex is None:
+            apex_source = ApexSource.ESTIMATED  # filled in by mepipe.apex.estimate_apex
     record = ClipRecord(
         database=database,
         subject=row.subject,
@@ -171,15 +180,16 @@ def annotated_record(
         label=row.label,
         source=source,
         onset=row.onset,
-        apex=row.apex,
-        offset=row.offset,
-        apex_source=ApexSource.ANNOTATED,
+        apex=apex,
+        offset=offset,
+        apex_source=apex_source,
         fps=fps,
         width=width,
         height=height,
         action_units=row.action_units,
         extra=extra,
         reject_reason=reason,
+        flag=flag,
     )
     return record, stray
 

@@ -3,7 +3,7 @@
 ```
 <root>/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg     # raw, numbers not zero-padded
 <root>/Cropped/sub01/EP02_01f/reg_img46.jpg             # cropped, same numbering
-<root>/CASME2-coding-20140508.xlsx                      # or -20190701.xlsx, or legacy .xls
+<root>/CASME2-coding-20140508.xlsx                      # or -20190701, -updated, legacy .xls
 ```
 
 The release's quirks and how this adapter meets each (docs/releases.md):
@@ -12,10 +12,12 @@ The release's quirks and how this adapter meets each (docs/releases.md):
 - sheet name varies (2014/2019 `.xlsx`, legacy `CASME2_label_Ver_2.xls` with seven named
   columns and no blank-header ones): columns are read by header name.
 - `Subject` is the integer 1 or the text `01`: both become `sub01`.
-- sub04/EP12_01f has apex `/`: the clip is rejected, not the sheet.
-- sub05/EP09_05f has apex == onset: valid.
+- sheets with holes (sub04/EP12_01f apex `/`, sub05/EP09_05f apex == onset, an updated
+  copy with about 21 empty apex cells and a mistyped offset): the apex is estimated from
+  the frames and the offset clamped to them, the clip flagged (mepipe.apex); the CDE
+  scheme names the clips the official list leaves out.
 - sub16/EP01_08 is annotated to frame 110 but some copies stop at 96: a missing offset
-  frame is not a rejection; frame selection flags it.
+  frame is not a rejection; the offset is clamped to the frames and the clip flagged.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from mepipe.errors import MepipeError
 
 SUBJECT_DIR = re.compile(r"sub\d+")
 # The annotation files of the known copies, as the error for a missing one names them.
-SHEETS = "CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx or CASME2_label_Ver_2.xls"
+SHEETS = (
+    "CASME2-coding-20140508.xlsx, CASME2-coding-20190701.xlsx, CASME2-coding-updated.xlsx "
+    "or CASME2_label_Ver_2.xls"
+)
 SHEET_NAME = re.compile(r"casme.?2.*(coding|label).*\.xlsx?", re.IGNORECASE)
 COLUMNS = {
     "subject": ("Subject",),

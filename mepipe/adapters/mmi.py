@@ -18,6 +18,11 @@ Quirks handled here:
   earliest type 1, apex = the first type 2, offset = latest type 3.
 - Without markers a video runs neutral -> peak -> neutral: onset = 1, offset = last frame,
   apex = their midpoint (ApexSource.MIDPOINT). A missing apex marker is treated the same.
+- Markers with holes are checked like the sheets of CASME II and SAMM
+  (mepipe.apex.check_annotation): an offset past the video's end or before the onset or
+  apex is clamped to the last frame, an apex marker on the onset or outside onset..offset
+  is estimated from the frames (ApexSource.ESTIMATED); the clip is flagged, naming the
+  marker file. An onset marker that is not a frame of the video rejects the clip.
 - AVI headers of hand-converted files misstate their length, and frames are later read
   sequentially, so frames are counted by reading through the video.
 """
@@ -32,7 +37,7 @@ import cv2
 
 from mepipe.adapters.base import Adapter, ParseResult
 from mepipe.adapters.disk import find_folder, is_visible, subfolders
-from mepipe.apex import midpoint_apex
+from mepipe.apex import check_annotation, midpoint_apex
 from mepipe.errors import MepipeError
 from mepipe.frames import IMAGE_EXTENSIONS
 from mepipe.protocols import database_info, normalise_label
@@ -139,17 +144,24 @@ class MmiAdapter(Adapter):
         record.width, record.height = facts.width, facts.height
         record.fps = facts.fps or record.fps
         given = markers or Markers(None, None, None, None)
-        onset = 1 if given.onset is None else given.onset
-        offset = facts.frames if given.offset is None else given.offset
-        apex = given.apex
-        if apex is None and 1 <= onset <= offset <= facts.frames:
-            apex = midpoint_apex(record.source.numbers, onset, offset)
-        record.onset, record.apex, record.offset = onset, apex, offset
-        if apex is None or not 1 <= onset <= apex <= offset <= facts.frames:
+        record.onset = 1 if given.onset is None else given.onset
+        record.offset = facts.frames if given.offset is None else given.offset
+        record.apex = given.apex
+        if not 1 <= record.onset <= facts.frames:
             record.reject_reason = (
-                f"markers in {markers_file.name} out of order or past the video's end: onset "
-                f"{onset}, apex {apex}, offset {offset}, video has {facts.frames} frames"
+                f"onset marker {record.onset} in {markers_file.name} is not a frame of the "
+                f"video (video has {facts.frames} frames)"
             )
+            return record
+        numbers = record.source.numbers
+        check = check_annotation(record.onset, given.apex, record.offset, numbers, no_apex=None)
+        record.offset = check.offset
+        if given.apex is None:  # no apex marker: the midpoint, as without a marker file
+            record.apex = midpoint_apex(numbers, record.onset, record.offset)
+        elif check.apex is None:
+            record.apex, record.apex_source = None, ApexSource.ESTIMATED  # mepipe.apex
+        if check.notes:
+            record.flag = f"{markers_file.name}: " + "; ".join(check.notes)
         return record
 
 

@@ -11,6 +11,8 @@ The release's quirks and how this adapter meets each (docs/releases.md):
   (`Onset`, `Emotion`, ...): the header row is found by its contents.
 - `Subject` is the integer 6 or the text `006`: both become `006`.
 - the other class is spelled `Other` or `Others`: databases.toml folds both to `others`.
+- three clips have no apex and one a mistyped offset: the apex is estimated from the
+  frames and the offset clamped to them, the clip flagged (mepipe.apex).
 - frames are grayscale: that is the image reader's business (it returns RGB).
 """
 

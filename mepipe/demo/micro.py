@@ -50,6 +50,7 @@ ACTION_UNITS: dict[str, str | int] = {
 CASME2_SHEETS = {
     "2014": "CASME2-coding-20140508.xlsx",
     "2019": "CASME2-coding-20190701.xlsx",
+    "updated": "CASME2-coding-updated.xlsx",
     "xls": "CASME2_label_Ver_2.xls",
 }
 # Nine columns, two with a blank header, as in the 2014 and 2019 .xlsx copies.
@@ -73,6 +74,27 @@ CASME2_CLIP_NAMES = (
     "EP19_05f",
     "EP11_01",
     "EP13_04",
+)
+
+# Holes that real copies of the sheets have (DATASETS.md: an empty apex in about 21 rows of
+# the updated CASME II sheet and three of SAMM's, '/', -1, apex == onset, mistyped offsets),
+# written over the first clips of a release by `holes=True`; each name starts with the cell
+# it is in, and maps to words that the clip's flag must hold. Ingest clamps the offset or
+# estimates the apex and flags the clip.
+SHEET_HOLES = {
+    "apex empty": "cell is empty",
+    "apex /": "cell is '/'",
+    "apex -1": "apex frame -1 is outside onset..offset",
+    "apex at onset": "is the onset frame",
+    "apex past offset": "is outside onset..offset",
+    "offset before apex": "before the apex frame",
+    "offset past frames": "past the frames on disk",
+}
+# The CASME II clips of CDE classes whose apex every copy of the sheet leaves unusable and
+# that the official list leaves out (cde.toml names them): (subject, clip, label, hole).
+CASME2_QUIRK_CLIPS = (
+    (4, "EP12_01f", "disgust", "apex /"),
+    (5, "EP09_05f", "disgust", "apex at onset"),
 )
 
 SAMM_SHEETS = {
@@ -158,6 +180,35 @@ def _plan(
     return _Clip(index, labels[index % len(labels)], onset, n_frames, apex_index, amplitude)
 
 
+def _sheet_cells(clip: _Clip, hole: str | None) -> tuple[Any, int]:
+    """The (apex, offset) cells a sheet writes for `clip`, with `hole` (SHEET_HOLES) in them."""
+    apex: Any = clip.apex
+    offset = clip.offset
+    if hole == "apex empty":
+        apex = None
+    elif hole == "apex /":
+        apex = "/"
+    elif hole == "apex -1":
+        apex = -1
+    elif hole == "apex at onset":
+        apex = clip.onset
+    elif hole == "apex past offset":
+        apex = clip.offset + 7
+    elif hole == "offset before apex":
+        offset = clip.apex - 1
+    elif hole == "offset past frames":
+        offset = clip.offset * 10  # a digit typed twice
+    elif hole is not None:
+        raise ValueError(f"unknown sheet hole '{hole}' (known: {', '.join(SHEET_HOLES)})")
+    return apex, offset
+
+
+def _hole_of(index: int, holes: bool) -> str | None:
+    """The hole the sheet row of clip `index` gets: one of each over the first clips."""
+    names = list(SHEET_HOLES)
+    return names[index] if holes and index < len(names) else None
+
+
 def _save_image(path: Path, pixels: np.ndarray, image_format: str) -> None:
     """Write one frame under a temporary name, then rename (no half-written frames)."""
     options: dict[str, Any] = {"quality": 92} if image_format == "JPEG" else {}
@@ -235,12 +286,16 @@ def write_casme2(
     frames_dir: str | None = None,
     cropped: bool = False,
     frames: tuple[int, int] = (9, 15),
+    holes: bool = False,
 ) -> list[DemoClip]:
     """A CASME II release: `<frames_dir>/subNN/<clip>/img{n}.jpg` and the coding sheet.
 
     subject_cells: "int" writes the Subject cell as 1, "text" as "01".
-    sheet: "2014" / "2019" (.xlsx, nine columns with two blank headers) or "xls" (the legacy
-    CASME2_label_Ver_2.xls with the seven named columns only).
+    sheet: "2014" / "2019" / "updated" (.xlsx, nine columns with two blank headers) or "xls"
+    (the legacy CASME2_label_Ver_2.xls with the seven named columns only).
+    holes: the sheet has the holes of real copies: one of each SHEET_HOLES over the first
+    clips, and the rows of CASME2_QUIRK_CLIPS (sub04/EP12_01f, sub05/EP09_05f) at the end.
+    The truth keeps each clip's real apex and offset, and the words its flag must hold.
     frames_dir: the frames folder name; default CASME2_RAW_selected, or Cropped when
     `cropped` (then frames are named reg_img{n}.jpg).
     The first clip starts at img3, so its frames cross img9/img10 (numeric sorting).
@@ -254,49 +309,52 @@ def write_casme2(
     rng = np.random.default_rng(seed)
     header = CASME2_HEADER if sheet != "xls" else tuple(h for h in CASME2_HEADER if h)
     rows: list[Sequence[Any]] = [header]
-    truth: list[DemoClip] = []
+    planned: list[tuple[int, str, _Clip, str | None]] = []  # subject number, clip, plan, hole
     for s in range(subjects):
-        number = s + 1
-        subject = f"sub{number:02d}"
         names = _clip_names(CASME2_CLIP_NAMES, s, clips_per_subject)
         for c, clip_name in enumerate(names):
             index = s * clips_per_subject + c
             onset = 3 if index == 0 else int(rng.integers(20, 400))
             clip = _plan(rng, index, labels, frames, onset)
-            _write_frames(
-                frames_root / subject / clip_name,
-                clip,
-                LOOK_BASE["casme2"] + number,
-                size,
-                lambda n: f"{prefix}img{n}.jpg",
-                "JPEG",
-            )
-            cell: int | str = number if subject_cells == "int" else f"{number:02d}"
-            aus = ACTION_UNITS[clip.label]
-            full = (
-                cell,
-                clip_name,
-                None,
-                clip.onset,
-                clip.apex,
-                clip.offset,
-                None,
-                aus,
-                clip.label,
-            )
-            if sheet == "xls":  # the legacy copy has no blank-header columns
-                full = tuple(v for v, h in zip(full, CASME2_HEADER, strict=True) if h)
-            rows.append(full)
-            extra = {
-                "variant": "cropped" if cropped else "raw",
-                "sheet": CASME2_SHEETS[sheet],
-                "row": str(len(rows)),
-            }
-            truth.append(_truth("casme2", subject, clip_name, clip, number, size, extra))
+            planned.append((s + 1, clip_name, clip, _hole_of(index, holes)))
+    for number, clip_name, label, hole in CASME2_QUIRK_CLIPS if holes else ():
+        clip = _plan(rng, 0, [label], frames, int(rng.integers(20, 400)))
+        planned.append((number, clip_name, clip, hole))
+    truth: list[DemoClip] = []
+    for number, clip_name, clip, hole in planned:
+        subject = f"sub{number:02d}"
+        _write_frames(
+            frames_root / subject / clip_name,
+            clip,
+            LOOK_BASE["casme2"] + number,
+            size,
+            lambda n: f"{prefix}img{n}.jpg",
+            "JPEG",
+        )
+        rows.append(_casme2_row(number, clip_name, clip, hole, subject_cells, sheet))
+        extra = {
+            "variant": "cropped" if cropped else "raw",
+            "sheet": CASME2_SHEETS[sheet],
+            "row": str(len(rows)),
+        }
+        truth.append(_truth("casme2", subject, clip_name, clip, number, size, extra, hole))
     writer = _write_xls if sheet == "xls" else _write_xlsx
     writer(root / CASME2_SHEETS[sheet], rows)
     _write_tree_strays(frames_root, truth[0])
     return truth
+
+
+def _casme2_row(
+    number: int, clip_name: str, clip: _Clip, hole: str | None, subject_cells: str, sheet: str
+) -> tuple[Any, ...]:
+    """One row of the CASME II coding sheet, in the columns of `sheet`'s copy."""
+    cell: int | str = number if subject_cells == "int" else f"{number:02d}"
+    apex, offset = _sheet_cells(clip, hole)
+    aus = ACTION_UNITS[clip.label]
+    full = (cell, clip_name, None, clip.onset, apex, offset, None, aus, clip.label)
+    if sheet == "xls":  # the legacy copy has no blank-header columns
+        full = tuple(v for v, h in zip(full, CASME2_HEADER, strict=True) if h)
+    return full
 
 
 def _clip_names(names: Sequence[str], subject_index: int, count: int) -> list[str]:
@@ -313,6 +371,7 @@ def _truth(
     subject_number: int,
     size: tuple[int, int],
     extra: dict[str, str],
+    hole: str | None = None,
     apex: int | None = None,
 ) -> DemoClip:
     return DemoClip(
@@ -329,6 +388,8 @@ def _truth(
         look=LOOK_BASE[database] + subject_number,
         size=size,
         extra=extra,
+        hole=hole,
+        flagged=SHEET_HOLES[hole] if hole else None,
     )
 
 
@@ -342,6 +403,7 @@ def write_samm(
     sheet: str = "preamble",
     subject_cells: str = "int",
     frames: tuple[int, int] = (9, 15),
+    holes: bool = False,
 ) -> list[DemoClip]:
     """A SAMM release: `SAMM/006/006_1_2/006_05562.jpg` (grayscale) and the FACS codes sheet.
 
@@ -349,6 +411,7 @@ def write_samm(
     long column names, `Other`) or "single" (SAMM_20181215_Micro_FACS_Codes_v2.xlsx, one
     header row, short names, `Others`).
     subject_cells: "int" writes the Subject cell as 6, "text" as "006".
+    holes: one of each SHEET_HOLES over the first clips' rows (as write_casme2).
     """
     if subject_cells not in ("int", "text") or sheet not in SAMM_SHEETS:
         raise ValueError(f"unknown SAMM variant: subject_cells={subject_cells} sheet={sheet}")
@@ -381,14 +444,16 @@ def write_samm(
                 gray=True,
             )
             emotion = SAMM_OTHER[sheet] if clip.label == "others" else clip.label.capitalize()
+            hole = _hole_of(index, holes)
+            apex, offset = _sheet_cells(clip, hole)
             rows.append(
                 (
                     number if subject_cells == "int" else subject,
                     clip_name,
                     inducement,
                     clip.onset,
-                    clip.apex,
-                    clip.offset,
+                    apex,
+                    offset,
                     clip.n_frames,
                     "Micro",
                     ACTION_UNITS[clip.label],
@@ -398,7 +463,7 @@ def write_samm(
                 )
             )
             extra = {"sheet": SAMM_SHEETS[sheet], "row": str(len(rows))}
-            truth.append(_truth("samm", subject, clip_name, clip, number, size, extra))
+            truth.append(_truth("samm", subject, clip_name, clip, number, size, extra, hole))
     _write_xlsx(root / SAMM_SHEETS[sheet], rows)
     _write_tree_strays(frames_root, truth[0])
     return truth

@@ -13,6 +13,10 @@ class DemoClip:
     Frame numbers are as named on disk (absolute indices, like the real releases).
     `rejected` is set for clips the writer made broken on purpose (bad-input fixtures);
     it holds the words the ingest report must use, e.g. "missing on disk".
+    `hole` names the hole the writer put in the clip's sheet row (mepipe.demo.micro
+    SHEET_HOLES, e.g. "empty apex"); `flagged` then holds the words the clip's flag must
+    use. `apex` and `offset` stay the truth (where the motion peaks, the last frame on
+    disk), which is what ingest must estimate or clamp its way back to.
     """
 
     database: str
@@ -29,6 +33,8 @@ class DemoClip:
     size: tuple[int, int]  # (width, height) of the frames
     extra: dict[str, str] = field(default_factory=dict)
     rejected: str | None = None
+    hole: str | None = None
+    flagged: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
