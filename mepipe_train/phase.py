@@ -8,12 +8,16 @@ is seeded by (seed, epoch, index), the resumed run computes what the uninterrupt
 have. Both files are read with `weights_only=True` (mepipe_train.checkpoint): a run folder
 may come from another machine, and loading it must never run code.
 A fixed number of epochs is trained: no epoch is ever chosen by a held-out score.
+A loss that stops being finite ends the run with an error naming the phase, epoch, step
+and loss term, before that epoch is saved: diverged weights never give normal-looking
+metrics, and the last checkpoint stays the last good one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +126,18 @@ def load_checkpoint(phase: Phase, device: torch.device) -> tuple[int, list[dict]
     return done, rows
 
 
+def check_finite(phase: Phase, epoch: int, number: int, losses: dict[str, float]) -> None:
+    """Stop at the first non-finite loss, naming where and which term (1-based epoch, step)."""
+    bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
+    if bad:
+        terms = ", ".join(f"{name}={value}" for name, value in bad.items())
+        raise MepipeError(
+            f"{phase.label}, epoch {epoch + 1}, step {number + 1}: loss {terms} is not finite; "
+            "training stopped before saving this epoch (lower the learning rates or loss "
+            "weights, or check the data)"
+        )
+
+
 def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepFn) -> None:
     """Train `phase` for its epochs (or what is left of them), saving after every epoch."""
     if load_final(phase, runtime.device):
@@ -143,6 +159,7 @@ def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepF
         for number, batch in enumerate(batches):
             began = time.perf_counter()
             losses = step(batch)  # ends in .item(): the time includes the device's work
+            check_finite(phase, epoch, number, losses)
             rows.append(
                 {
                     "phase": phase.label,
