@@ -8,6 +8,9 @@ the same workers and batch size, in the same run:
   (mepipe_train.data.load_pool) decoded per step, which is what an epoch costs;
 - loose files: the same members extracted to `<key>/<member>` files, read by a torch Dataset.
 
+It also times the trainer's shard check (size and sha256 of every shard against its
+index.json, mepipe_train.data.check_shards) as a share of `load_pool`, which includes it.
+
     python benchmarks/loader_bench.py                # 128 px, 4 subjects x 8 clips per database
 """
 
@@ -26,7 +29,13 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
 
-from mepipe_train.data import EXPRESSION_MEMBERS, load_pool, read_split, shard_locations
+from mepipe_train.data import (
+    EXPRESSION_MEMBERS,
+    check_shards,
+    load_pool,
+    read_split,
+    shard_locations,
+)
 from mepipe_train.data import decode as decode_image
 from mepipe_train.synthetic import SyntheticSpec, build
 
@@ -121,7 +130,13 @@ def main() -> None:
                 LooseFiles(folders, args.size), batch_size=args.batch, num_workers=args.workers
             )
 
+        began = time.perf_counter()
         pool = load_pool(list(where), where, args.workers)
+        loading = time.perf_counter() - began
+        began = time.perf_counter()
+        check_shards([Path(url) for url in urls])
+        checking = time.perf_counter() - began
+        megabytes = sum(Path(url).stat().st_size for url in urls) / 1e6
 
         def pooled():
             return DataLoader(
@@ -142,6 +157,10 @@ def main() -> None:
     print(f"{'loader':20} {'clips/s':>9} {'x loose':>8}")
     for name, value in results.items():
         print(f"{name:20} {value:9.1f} {value / base:8.2f}")
+    print(
+        f"shard check: {checking * 1000:.0f} ms for {megabytes:.1f} MB, "
+        f"{checking / loading:.2f} x load_pool ({loading * 1000:.0f} ms, check included)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,3 +23,10 @@ class MepipeError(Exception):
         if self.path is not None:
             where = self.path + (f", row {self.row}" if self.row is not None else "") + ": "
         return where + self.message
+
+
+def one_line(what: BaseException | str, limit: int = 200) -> str:
+    """An exception's message (or any text) on one line, cut to `limit` characters: library
+    messages (torch, pyarrow) run to many lines, and an `Error:` line must stay one line."""
+    text = " ".join(str(what).split()) or type(what).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

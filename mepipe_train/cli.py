@@ -126,9 +126,12 @@ def demo_command(data: str, out: str, split: str | None) -> None:
 
 @main.command("synthetic")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="data dir to write")
-@click.option("--size", default=32, show_default=True, help="image size in pixels")
-@click.option("--subjects", default=2, show_default=True, help="subjects per database")
-@click.option("--clips", default=3, show_default=True, help="clips per subject")
+@click.option("--size", default=32, show_default=True, type=click.IntRange(16, 1024),
+              help="image size in pixels")  # fmt: skip
+@click.option("--subjects", default=2, show_default=True, type=click.IntRange(1, 1000),
+              help="subjects per database")  # fmt: skip
+@click.option("--clips", default=3, show_default=True, type=click.IntRange(1, 1000),
+              help="clips per subject")  # fmt: skip
 def synthetic_command(out: str, size: int, subjects: int, clips: int) -> None:
     """Write a small rendered data dir (casme2, smic, ckplus) with shards and split.parquet."""
     from mepipe_train.synthetic import SyntheticSpec, build

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,18 @@ CONFIG_FILE = "config.json"
 RUNTIME_FIELDS = frozenset({"folds", "device", "workers", "out", "data", "split"})
 
 
-def _opt(default: Any, help: str, **extra: Any) -> Any:
-    return field(default=default, metadata={"help": help, **extra})
+def _opt(default: Any, help: str, low: float | None = None, above: bool = False) -> Any:
+    """A field with its `--help` line and, for numbers, its lowest allowed value (`low`;
+    `above`: the value must be strictly greater)."""
+    return field(default=default, metadata={"help": help, "low": low, "above": above})
+
+
+def _weight(default: float, help: str) -> Any:
+    return _opt(default, help, low=0.0)
+
+
+def _rate(default: float, help: str) -> Any:
+    return _opt(default, help, low=0.0, above=True)
 
 
 @dataclass
@@ -48,34 +59,40 @@ class TrainConfig:
         LOSS_NAMES, "MTMNet losses, any subset of cls,tri,adv,lir with cls"
     )
     eid: bool = _opt(True, "pretrain MicroNet/MacroNet with L_EID (--no-eid skips it)")
-    lambda_rec: float = _opt(0.1, "EIDNet weight λ11 of L_rec")
-    lambda_sim: float = _opt(0.1, "EIDNet weight λ12 of L_sim")
-    lambda_id: float = _opt(0.1, "EIDNet weight λ13 of the adversarial identity loss L_s")
-    lambda_tri: float = _opt(1e-3, "MTMNet weight λ21 of L_tri")
-    lambda_adv: float = _opt(1e-3, "MTMNet weight λ22 of L_adv")
-    lambda_lir: float = _opt(1e-3, "MTMNet weight λ23 of L_LIR")
-    eid_lr_encoder: float = _opt(1e-4, "EIDNet encoder learning rate")
-    eid_lr_classifier: float = _opt(1e-4, "EIDNet expression and identity classifier learning rate")
-    eid_lr_decoder: float = _opt(1e-5, "EIDNet decoder learning rate")
-    mtm_lr_encoder: float = _opt(1e-5, "MTMNet MicroNet encoder learning rate")
-    mtm_lr_discriminator: float = _opt(1e-5, "MTMNet discriminator learning rate")
-    mtm_lr_classifier: float = _opt(1e-5, "MTMNet expression classifier learning rate")
-    epochs: int = _opt(20, "MTMNet epochs per fold (fixed: never chosen by a held-out score)")
-    eid_epochs: int = _opt(20, "EIDNet pretraining epochs (MicroNet per fold, MacroNet once)")
-    max_steps: int = _opt(0, "cap on steps per epoch (0: a full pass); for smoke runs")
-    batch_size: int = _opt(32, "samples per step (per process under torchrun)")
-    margin: float = _opt(1.0, "triplet margin m on L2-normalised expression embeddings")
-    expr_dim: int = _opt(256, "expression embedding size")
-    id_dim: int = _opt(256, "identity embedding size")
-    image_size: int = _opt(224, "input size in pixels (a multiple of 32)")
+    lambda_rec: float = _weight(0.1, "EIDNet weight λ11 of L_rec")
+    lambda_sim: float = _weight(0.1, "EIDNet weight λ12 of L_sim")
+    lambda_id: float = _weight(0.1, "EIDNet weight λ13 of the adversarial identity loss L_s")
+    lambda_tri: float = _weight(1e-3, "MTMNet weight λ21 of L_tri")
+    lambda_adv: float = _weight(1e-3, "MTMNet weight λ22 of L_adv")
+    lambda_lir: float = _weight(1e-3, "MTMNet weight λ23 of L_LIR")
+    eid_lr_encoder: float = _rate(1e-4, "EIDNet encoder learning rate")
+    eid_lr_classifier: float = _rate(
+        1e-4, "EIDNet expression and identity classifier learning rate"
+    )
+    eid_lr_decoder: float = _rate(1e-5, "EIDNet decoder learning rate")
+    mtm_lr_encoder: float = _rate(1e-5, "MTMNet MicroNet encoder learning rate")
+    mtm_lr_discriminator: float = _rate(1e-5, "MTMNet discriminator learning rate")
+    mtm_lr_classifier: float = _rate(1e-5, "MTMNet expression classifier learning rate")
+    epochs: int = _opt(
+        20, "MTMNet epochs per fold (fixed: never chosen by a held-out score)", low=1
+    )
+    eid_epochs: int = _opt(
+        20, "EIDNet pretraining epochs (MicroNet per fold, MacroNet once)", low=1
+    )
+    max_steps: int = _opt(0, "cap on steps per epoch (0: a full pass); for smoke runs", low=0)
+    batch_size: int = _opt(32, "samples per step (per process under torchrun)", low=1)
+    margin: float = _opt(1.0, "triplet margin m on L2-normalised expression embeddings", low=0.0)
+    expr_dim: int = _opt(256, "expression embedding size", low=1)
+    id_dim: int = _opt(256, "identity embedding size", low=1)
+    image_size: int = _opt(224, "input size in pixels (a multiple of 32)", low=32)
     backbone: str = _opt("resnet18", "encoder trunk: resnet18 or resnet34")
     weights: str = _opt(
         "imagenet", "backbone init: imagenet (torchvision cache), a .pth PATH, or none"
     )
-    seed: int = _opt(0, "random seed; the same seed gives the same metrics on CPU")
+    seed: int = _opt(0, "random seed; the same seed gives the same metrics on CPU", low=0)
     # Execution
     device: str = _opt("auto", "auto, cpu or cuda (cuda: bf16 autocast and channels_last)")
-    workers: int = _opt(2, "DataLoader worker processes per training process")
+    workers: int = _opt(2, "DataLoader worker processes per training process", low=0)
 
     def __post_init__(self) -> None:
         self.macro = _as_tuple(self.macro)
@@ -83,7 +100,11 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Reject option combinations that cannot run, naming the option."""
+        """Reject values and option combinations that cannot run, naming the option."""
+        for fld in dataclasses.fields(self):
+            problem = field_problem(fld.name, getattr(self, fld.name))
+            if problem:
+                raise MepipeError(f"--{fld.name.replace('_', '-')} {problem}")
         unknown = set(self.losses) - set(LOSS_NAMES)
         if unknown or "cls" not in self.losses:
             raise MepipeError(
@@ -94,15 +115,10 @@ class TrainConfig:
             raise MepipeError(f"--backbone must be one of {', '.join(BACKBONES)}")
         if self.device not in DEVICES:
             raise MepipeError(f"--device must be one of {', '.join(DEVICES)}")
-        if self.image_size <= 0 or self.image_size % 32:
+        if self.image_size % 32:
             raise MepipeError(
                 f"--image-size must be a positive multiple of 32, got {self.image_size}"
             )
-        for name in ("epochs", "eid_epochs", "batch_size", "expr_dim", "id_dim"):
-            if getattr(self, name) <= 0:
-                raise MepipeError(f"--{name.replace('_', '-')} must be positive")
-        if self.max_steps < 0 or self.workers < 0:
-            raise MepipeError("--max-steps and --workers must not be negative")
 
     def uses(self, loss: str) -> bool:
         return loss in self.losses
@@ -149,10 +165,46 @@ class TrainConfig:
         return sorted(set(wanted))
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+def _as_tuple(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
-    return tuple(value)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return value  # field_problem names it
+
+
+_FIELDS = {fld.name: fld for fld in dataclasses.fields(TrainConfig)}
+# A seed feeds torch.Generator.manual_seed(seed * 1_000_003 + epoch), which takes 64 bits.
+SEED_LIMIT = 2**32
+
+
+def field_problem(name: str, value: Any) -> str | None:
+    """What is wrong with `value` for option `name` (type, finiteness, range), or None.
+
+    The one place where option values are checked: for the command line, for
+    `TrainConfig(...)` in Python and for a `config.json` (whose values are untyped JSON).
+    """
+    fld = _FIELDS[name]
+    kind, low = fld.type, fld.metadata["low"]
+    if kind == "bool":
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if kind == "str":
+        return None if isinstance(value, str) else f"must be text, got {value!r}"
+    if kind == "tuple[str, ...]":
+        ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+        return None if ok else f"must be comma-separated names, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"must be a number, got {value!r}"
+    if kind == "int" and not isinstance(value, int):
+        return f"must be a whole number, got {value!r}"
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    above = fld.metadata["above"]
+    if low is not None and (value <= low if above else value < low):
+        return f"must be {'>' if above else '>='} {low:g}, got {value:g}"
+    if name == "seed" and value >= SEED_LIMIT:
+        return f"must be below {SEED_LIMIT}, got {value}"
+    return None
 
 
 def field_help() -> dict[str, str]:
@@ -160,18 +212,34 @@ def field_help() -> dict[str, str]:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    """Read a config written by a run (RUN/config.json, or RUN itself)."""
+    """Read a config written by a run (RUN/config.json, or RUN itself).
+
+    The file is untrusted JSON: every key and value is checked, and any problem is one
+    MepipeError naming the file and the key.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MepipeError("configuration file not found", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MepipeError(f"cannot read the configuration ({exc})", path) from None
     except json.JSONDecodeError as exc:
         raise MepipeError(f"not valid JSON: {exc}", path) from None
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
+    if not isinstance(data, dict):
+        raise MepipeError(f"must hold a JSON object of options, not {type(data).__name__}", path)
+    unknown = sorted(set(data) - _FIELDS.keys())
     if unknown:
         raise MepipeError(f"unknown option(s) {', '.join(unknown)}", path)
-    return TrainConfig(**data)
+    for name, value in data.items():
+        if _FIELDS[name].type == "tuple[str, ...]":
+            value = _as_tuple(value)  # a list in JSON
+        problem = field_problem(name, value)
+        if problem:
+            raise MepipeError(f"key {name} {problem}", path)
+    try:
+        return TrainConfig(**data)
+    except MepipeError as exc:  # a combination of options that cannot run
+        raise MepipeError(exc.message, path) from None

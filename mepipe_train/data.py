@@ -3,7 +3,8 @@
 How data flows (docs/training.md, Data):
 1. The split table (docs/splits.md) says, per fold, which clip keys train and which test.
 2. Each manifest (docs/manifest.md) says which shard holds each key.
-3. `load_pool` streams those shards with WebDataset (no unpacking to folders) and keeps the
+3. `load_pool` checks each shard's size and sha256 against its index.json, then streams
+   those shards with WebDataset (no unpacking to folders) and keeps the
    encoded JPEG bytes of the wanted keys only. Shards are split by node and by DataLoader
    worker, empty splits are allowed (fewer shards than workers never hangs), and under
    torchrun the ranks then exchange what they read, so each rank holds the whole pool:
@@ -30,6 +31,7 @@ import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
 
 from mepipe.errors import MepipeError
+from mepipe.shards.index import INDEX_NAME, ShardEntry, read_index, sha256_of
 from mepipe_train.config import TrainConfig
 
 SPLIT_COLUMNS = ("fold", "held_out", "key", "database", "subject", "domain", "role", "label_index")
@@ -179,10 +181,45 @@ def _to_clip(sample: dict) -> tuple[str, ClipBytes]:
     )
 
 
+VERIFY = "run `mepipe verify --data DATA` and ingest again"
+
+
+def check_shards(paths: Sequence[Path]) -> None:
+    """Each shard's size and sha256 against the index.json of its folder, read through
+    mepipe.shards.index (the format's owner): training on damaged data is refused.
+
+    A flipped bit in a JPEG still decodes, so without this a damaged shard would train
+    silently. Hashing costs one sequential read per shard, far less than decoding it.
+    """
+    entries: dict[Path, dict[str, ShardEntry]] = {}
+    for path in paths:
+        folder = path.parent
+        if folder not in entries:
+            try:
+                entries[folder] = read_index(folder).by_name()
+            except MepipeError as exc:
+                raise MepipeError(f"{exc.message}; {VERIFY}", exc.path) from None
+        entry = entries[folder].get(path.name)
+        if entry is None:
+            raise MepipeError(f"shard is not in {INDEX_NAME}; {VERIFY}", path)
+        size = path.stat().st_size
+        if size != entry.bytes:
+            raise MepipeError(
+                f"shard is damaged: {size} bytes, {INDEX_NAME} says {entry.bytes}; {VERIFY}", path
+            )
+        if sha256_of(path) != entry.sha256:
+            raise MepipeError(
+                f"shard is damaged: its sha256 differs from {INDEX_NAME}; {VERIFY}", path
+            )
+
+
 def load_pool(
     keys: Iterable[str], shard_of: dict[str, Path], workers: int = 0
 ) -> dict[str, ClipBytes]:
     """Stream the shards holding `keys` and keep those samples' encoded images.
+
+    Every shard is first checked against its index (`check_shards`), on every rank, so
+    all ranks refuse damaged data alike.
 
     Shards are split by node (torchrun rank) and by DataLoader worker; a worker or rank
     without a shard reads nothing (`empty_check=False`) instead of waiting or failing.
@@ -198,6 +235,7 @@ def load_pool(
     for url in urls:
         if not Path(url).exists():
             raise MepipeError("shard listed in the manifest is missing", url)
+    check_shards([Path(url) for url in urls])
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     dataset = (
         wds.WebDataset(

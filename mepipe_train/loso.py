@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from mepipe.atomic import write_bytes, write_json, write_parquet
-from mepipe.errors import MepipeError
+from mepipe.errors import MepipeError, one_line
 from mepipe.protocols import load_scheme
 from mepipe_train import report
 from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
@@ -218,7 +218,7 @@ def evaluate(run: str | Path) -> dict:
     parts = sorted(run.glob(f"fold-*/{PREDICTIONS}"))
     if not parts:
         raise MepipeError("no fold has finished (no fold-*/predictions.parquet)", run)
-    table = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    table = pd.concat([read_predictions(p, len(classes)) for p in parts], ignore_index=True)
     write_parquet(run / PREDICTIONS, table)
     metrics = {
         "protocol": config.protocol,
@@ -238,9 +238,48 @@ def evaluate(run: str | Path) -> dict:
     for log in logs:
         if log.exists():
             fold = log.parent.name if log.parent != run else ""
-            rows += [{"fold": fold, **r} for r in pd.read_csv(log).to_dict("records")]
+            rows += [{"fold": fold, **r} for r in _read_log(log).to_dict("records")]
     write_bytes(run / "log.csv", rows_to_csv(rows))
     return metrics
+
+
+# What evaluate needs of a fold's predictions (mtmnet.predict writes these and more).
+PREDICTION_COLUMNS = ("key", "fold", "database", "true_index", "pred_index")
+REPREDICT = "delete it and rerun the run's command to predict that fold again"
+
+
+def read_predictions(path: Path, n_classes: int) -> pd.DataFrame:
+    """One fold's predictions.parquet, checked: a damaged file is named, never half-used."""
+    try:
+        table = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise MepipeError(
+            f"cannot read fold predictions ({one_line(exc)}); {REPREDICT}", path
+        ) from None
+    missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
+    if missing:
+        raise MepipeError(
+            f"fold predictions lack column(s) {', '.join(missing)}; {REPREDICT}", path
+        )
+    for column in ("fold", "true_index", "pred_index"):
+        values = table[column]
+        if not pd.api.types.is_integer_dtype(values):
+            raise MepipeError(f"column {column} is not whole numbers; {REPREDICT}", path)
+        if column != "fold" and len(values) and not values.between(0, n_classes - 1).all():
+            row = int((~values.between(0, n_classes - 1)).to_numpy().argmax())
+            raise MepipeError(
+                f"{column} {values.iloc[row]} is not a class index (0 to {n_classes - 1})",
+                path,
+                row,
+            )
+    return table
+
+
+def _read_log(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types for a damaged file
+        raise MepipeError(f"cannot read the step log ({one_line(exc)})", path) from None
 
 
 def read_metrics(run: str | Path) -> dict:
@@ -249,3 +288,7 @@ def read_metrics(run: str | Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise MepipeError("no metrics yet (run `mepipe-train evaluate RUN`)", path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MepipeError(
+            f"cannot read the metrics ({one_line(exc)}); run `mepipe-train evaluate RUN`", path
+        ) from None

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torchvision import models
 
-from mepipe.errors import MepipeError
+from mepipe.errors import MepipeError, one_line
+from mepipe_train.checkpoint import load_weights
 
 # The inputs are normalised with ImageNet statistics: that is what the torchvision trunks
 # were trained on, and harmless for a trunk trained from scratch.
@@ -41,11 +42,11 @@ def build_trunk(backbone: str, weights: str) -> tuple[nn.Module, int]:
         net = factory(weights=None)
         if weights not in ("none", ""):
             path = Path(weights)
+            state = load_weights(path, "cpu", f"--weights needs a {backbone} state dict")
             try:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            except FileNotFoundError:
-                raise MepipeError("backbone weights file not found", path) from None
-            missing, _ = net.load_state_dict(state, strict=False)
+                missing, _ = net.load_state_dict(state, strict=False)
+            except (RuntimeError, TypeError, AttributeError) as exc:
+                raise MepipeError(f"not {backbone} weights ({one_line(exc)})", path) from None
             if any(not k.startswith("fc.") for k in missing):
                 raise MepipeError(f"not {backbone} weights (missing {missing[:3]})", path)
     features = net.fc.in_features

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from mepipe.errors import MepipeError
 from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import (
@@ -195,6 +196,12 @@ def predict(
         with runtime.autocast():
             _, logits = micro(runtime.images(frames.flatten(0, 1)))
         probs = logits.float().softmax(1).view(b, 5, -1).mean(1).cpu().numpy()
+        if not np.isfinite(probs).all():  # diverged weights must not read as class 0
+            key = batch["key"][int(np.argmax(~np.isfinite(probs).all(1)))]
+            raise MepipeError(
+                f"fold {fold}: the trained network gives non-finite class probabilities "
+                f"(clip {key}); lower the learning rates or loss weights"
+            )
         for key, p in zip(batch["key"], probs, strict=True):
             item = by_key[key]
             pred = int(np.argmax(p))

@@ -2,7 +2,7 @@
 
 For tests, benchmarks and the GPU check, which must not wait for the full pipeline (demo
 releases -> ingest -> align -> shards): manifests (docs/manifest.md), subject shards with
-the members of docs/shards.md, and a LOSO split table (docs/splits.md). Faces come from
+the members of docs/shards.md and their index.json, and a LOSO split table (docs/splits.md). Faces come from
 `mepipe.demo.face.render_clip`: micro clips move a few per cent of the frame, macro clips
 several times more, with the same motions per label, so macro data can teach micro.
 """
@@ -23,6 +23,8 @@ from mepipe.atomic import atomic_path, write_parquet
 from mepipe.demo.face import Look, render_clip
 from mepipe.protocols import database_info, load_scheme
 from mepipe.records import clip_key
+from mepipe.shards.index import ShardEntry, ShardIndex, sha256_of, write_index
+from mepipe.shards.options import ShardOptions
 
 # Source labels each database's clips cycle through (its own vocabulary, see databases.toml).
 LABELS = {
@@ -74,6 +76,18 @@ def _write_shard(path: Path, samples: list[tuple[str, list[tuple[str, bytes]]]])
                 tar.addfile(info, io.BytesIO(data))
 
 
+def _index_entry(path: Path, subject: str, samples: list) -> ShardEntry:
+    """The shard's index.json entry, as `mepipe ingest` writes it (the trainer checks it)."""
+    return ShardEntry(
+        name=path.name,
+        subject=subject,
+        keys=[key for key, _ in samples],
+        sha256=sha256_of(path),
+        bytes=path.stat().st_size,
+        inputs="synthetic",
+    )
+
+
 def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
     """Write manifests, shards and `split.parquet` under `data_dir`; returns the split path."""
     spec = spec or SyntheticSpec()
@@ -84,7 +98,7 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
     for database, subjects in {**spec.micro, **spec.macro}.items():
         kind = database_info(database)["kind"]
         amplitude = (spec.micro_amplitude if kind == "micro" else spec.macro_amplitude) * spec.size
-        manifest_rows = []
+        manifest_rows, entries = [], []
         for s in range(1, subjects + 1):
             subject = SUBJECT_NAMES[database].format(s)
             look = Look.for_subject(look_index)
@@ -129,6 +143,9 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                     }  # fmt: skip
                 )
             _write_shard(data_dir / database / shard, samples)
+            entries.append(_index_entry(data_dir / database / shard, subject, samples))
+        options = ShardOptions(size=spec.size).to_json()
+        write_index(data_dir / database / "shards", ShardIndex(database, options, entries))
         write_parquet(data_dir / database / "manifest.parquet", pd.DataFrame(manifest_rows))
         split_rows += [r for r in manifest_rows if r[f"label_{spec.protocol}"] is not None]
     path = data_dir / "split.parquet"

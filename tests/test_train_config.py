@@ -86,3 +86,88 @@ def test_bad_option_is_a_plain_error_not_a_traceback(tmp_path):
     result = CliRunner().invoke(main, ["loso", "--losses", "tri", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "Error:" in result.output and "containing cls" in result.output
+
+
+@pytest.mark.parametrize(
+    "flag, value, problem",
+    [
+        ("--lambda-rec", "nan", "must be a finite number, got nan"),
+        ("--lambda-tri", "inf", "must be a finite number, got inf"),
+        ("--lambda-adv", "-0.5", "must be >= 0, got -0.5"),
+        ("--mtm-lr-encoder", "-1", "must be > 0, got -1"),
+        ("--eid-lr-decoder", "0", "must be > 0, got 0"),
+        ("--margin", "-1", "must be >= 0, got -1"),
+        ("--epochs", "0", "must be >= 1, got 0"),
+        ("--batch-size", "-4", "must be >= 1, got -4"),
+        ("--seed", "-1", "must be >= 0, got -1"),
+        ("--seed", str(2**40), f"must be below {2**32}, got {2**40}"),
+    ],
+)
+def test_non_finite_or_out_of_range_options_are_refused_before_anything_runs(
+    tmp_path, flag, value, problem
+):
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["loso", "--out", str(run), flag, value])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {flag} {problem}"
+    assert not run.exists()  # refused before the run folder was made
+
+
+def _saved_config(tmp_path, **changes) -> str:
+    path = tmp_path / "config.json"
+    text = json.dumps({**TrainConfig(out=str(tmp_path)).to_dict(), **changes})
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"lambda_rec": float("nan")}, "key lambda_rec must be a finite number, got nan"),
+        ({"lambda_rec": "0.1"}, "key lambda_rec must be a number, got '0.1'"),
+        ({"mtm_lr_encoder": -1}, "key mtm_lr_encoder must be > 0, got -1"),
+        ({"epochs": 2.5}, "key epochs must be a whole number, got 2.5"),
+        ({"epochs": True}, "key epochs must be a number, got True"),
+        ({"eid": "yes"}, "key eid must be true or false, got 'yes'"),
+        ({"losses": 3}, "key losses must be comma-separated names, got 3"),
+        ({"macro": ["ckplus", 1]}, "key macro must be comma-separated names"),
+        ({"backbone": None}, "key backbone must be text, got None"),
+        ({"losses": ["tri"]}, "containing cls"),
+    ],
+)
+def test_config_file_values_are_checked_naming_file_and_key(tmp_path, changes, problem):
+    path = _saved_config(tmp_path, **changes)
+    result = CliRunner().invoke(main, ["loso", "--config", path])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().startswith(f"Error: {path}: ")
+    assert problem in result.output
+    with pytest.raises(MepipeError, match="config.json"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"[1, 2]", "must hold a JSON object of options, not list"),
+        (b'{"epochs": 2', "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "cannot read the configuration"),
+    ],
+)
+def test_config_file_that_is_not_an_object_is_named(tmp_path, content, problem):
+    path = tmp_path / "config.json"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["loso", "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith(f"Error: {path}: ") and problem in result.output
+
+
+def test_whole_numbers_are_accepted_for_float_options_in_a_config(tmp_path):
+    path = _saved_config(tmp_path, lambda_rec=1, margin=0)
+    assert load_config(path).lambda_rec == 1 and load_config(path).margin == 0
+
+
+@pytest.mark.parametrize("flag, value", [("--size", "0"), ("--subjects", "-1"), ("--clips", "0")])
+def test_synthetic_command_refuses_out_of_range_numbers(tmp_path, flag, value):
+    result = CliRunner().invoke(main, ["synthetic", "--out", str(tmp_path / "d"), flag, value])
+    assert result.exit_code == 2 and f"Invalid value for '{flag}'" in result.output
+    assert not (tmp_path / "d").exists()

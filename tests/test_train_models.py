@@ -33,3 +33,14 @@ def test_backbone_weights_from_a_local_file(tmp_path):
     torch.save({"something": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(MepipeError, match="not resnet18 weights"):
         build_trunk("resnet18", str(tmp_path / "other.pth"))
+
+
+def test_garbage_backbone_weights_file_is_named(tmp_path):
+    path = tmp_path / "trunk.pth"
+    path.write_bytes(b"\x80\x02garbage, not a state dict" * 8)
+    with pytest.raises(MepipeError, match="not a valid weights file") as caught:
+        build_trunk("resnet18", str(path))
+    assert caught.value.path == str(path)
+    torch.save([torch.zeros(1)], path)  # loads, but is no state dict
+    with pytest.raises(MepipeError, match="not resnet18 weights"):
+        build_trunk("resnet18", str(path))
