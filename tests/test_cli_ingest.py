@@ -166,3 +166,17 @@ def test_header_row_not_found(casme2, tmp_path: Path):
     result = ingest("casme2", str(root), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert path.name in result.output and "header row not found" in result.output
+
+
+def test_frames_missing_inside_a_clip_flag_it_with_their_numbers(casme2, tmp_path: Path):
+    root, truth = casme2
+    clip = truth[0]  # onset 3, apex 11: delete one frame before the window, one inside it
+    deleted = (clip.onset + 2, clip.apex - 1)
+    for number in deleted:
+        (frames_of(root, clip) / f"img{number}.jpg").unlink()
+    report = run_and_report(root, tmp_path / "out")
+    flagged = {r["key"]: r["reason"] for r in report["flagged"]}
+    reason = flagged[f"casme2__{clip.subject}__{clip.clip}"]
+    assert f"2 frames missing on disk between neutral frame {clip.onset}" in reason
+    assert reason.endswith(f": {deleted[0]}, {deleted[1]}")
+    assert report["clips_accepted"] == len(truth)
