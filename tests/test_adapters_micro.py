@@ -17,6 +17,7 @@ import pytest
 
 from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
 from mepipe.adapters.casme2 import Casme2Adapter
+from mepipe.adapters.layout import child_path
 from mepipe.adapters.samm import SammAdapter
 from mepipe.adapters.smic import SmicAdapter, smic_clip, smic_subject
 from mepipe.apex import midpoint_apex
@@ -296,6 +297,53 @@ def test_casme2_subject_cell_not_a_subject(casme2_copy):
     with pytest.raises(MepipeError, match="Subject cell 'Bob' is not a subject id") as err:
         parse("casme2", root)
     assert err.value.row == 5
+
+
+def test_child_path_keeps_names_inside_their_folder(tmp_path):
+    assert child_path(tmp_path, "sub01", "EP02_01f") == tmp_path / "sub01" / "EP02_01f"
+    assert child_path(tmp_path, "EP 01 f (2)..") == tmp_path / "EP 01 f (2).."
+    for bad, why in [
+        ("", "it is empty"),
+        ("..", "the folder itself or its parent"),
+        ("a/../b", "path separator"),
+        ("a\\b", "path separator"),
+        ("a\0b", "NUL"),
+    ]:
+        with pytest.raises(MepipeError, match=why) as err:
+            child_path(tmp_path, "sub01", bad)
+        assert err.value.path == str(tmp_path / "sub01")
+
+
+def _sheet_row_of(records: list[ClipRecord], clip: DemoClip) -> int:
+    key = clip_key(clip.database, clip.subject, clip.clip)
+    return int(next(r for r in records if r.key == key).extra["row"])
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+@pytest.mark.parametrize(
+    "cell", ["../{other}", "../../../../etc", "/etc", "..", ".", "{clip}/../{clip}", "a\\b"]
+)
+def test_clip_cell_leading_outside_its_subject_folder_rejects_the_clip(request, database, cell):
+    # `../sub02/EP03_14f` stored sub02's frames under sub01's id; `../../../../etc` listed
+    # /etc (issue 8, item 6)
+    root, truth = request.getfixturevalue(f"{database}_copy")
+    sheet = root / SHEET_OF[database]
+    clip = truth[0]
+    other = next(t for t in truth if t.subject != clip.subject)
+    value = cell.format(other=f"{other.subject}/{other.clip}", clip=clip.clip)
+    row = _sheet_row_of(parse(database, root)[0], clip)
+    set_cell(sheet, row, "Filename", value)
+    records, _ = parse(database, root)
+    rejected = {r.clip: r for r in records if r.reject_reason}
+    assert list(rejected) == [value]
+    record = rejected[value]
+    assert record.subject == clip.subject and record.source.numbers == ()
+    assert record.reject_reason.startswith(f"clip name '{value}' is not a plain file or folder")
+    assert record.reject_reason.endswith(
+        f"it must name a folder inside {root}/"
+        + (f"SAMM/{clip.subject}" if database == "samm" else f"CASME2_RAW_selected/{clip.subject}")
+    )
+    assert all(Path(p).is_relative_to(root) for r in records for p in r.source.paths)
 
 
 # --- CASME II: per-clip rejections, the rest continues ------------------------------------

@@ -180,3 +180,22 @@ def test_frames_missing_inside_a_clip_flag_it_with_their_numbers(casme2, tmp_pat
     assert f"2 frames missing on disk between neutral frame {clip.onset}" in reason
     assert reason.endswith(f": {deleted[0]}, {deleted[1]}")
     assert report["clips_accepted"] == len(truth)
+
+
+def test_clip_cell_pointing_into_another_subject_rejects_the_clip(casme2, tmp_path: Path):
+    import openpyxl
+    import pandas as pd
+
+    root, truth = casme2
+    other = next(c for c in truth if c.subject != truth[0].subject)
+    path = sheet_of(root)
+    book = openpyxl.load_workbook(path)
+    book.active.cell(row=2, column=2, value=f"../{other.subject}/{other.clip}")  # Filename
+    book.save(path)
+    report = run_and_report(root, tmp_path / "out")
+    (rejected,) = report["rejected"]
+    assert "is not a plain file or folder name" in rejected["reason"]
+    manifest = pd.read_parquet(tmp_path / "out" / "casme2" / "manifest.parquet")
+    row = manifest.set_index("key").loc[rejected["key"]]
+    assert row["subject"] == truth[0].subject and list(row["frame_paths"]) == []
+    assert report["clips_accepted"] == len(truth) - 1

@@ -24,6 +24,7 @@ from typing import Any
 
 from mepipe.adapters.base import ParseResult
 from mepipe.adapters.layout import (
+    child_path,
     clip_dirs_on_disk,
     find_files,
     frame_size,
@@ -150,14 +151,25 @@ def reject_reason(
 def annotated_record(
     database: str,
     row: AnnotationRow,
-    clip_dir: Path,
+    frames_dir: Path,
     frame_name: Callable[[int], str],
     fps: float,
     extra: dict[str, str],
 ) -> tuple[ClipRecord, list[str]]:
-    """The ClipRecord of one sheet row (rejected with its reason if unusable) and stray files."""
-    source, stray = list_frames(clip_dir) if clip_dir.is_dir() else (FrameSource(()), [])
-    reason = reject_reason(row, clip_dir, source, frame_name)
+    """The ClipRecord of one sheet row (rejected with its reason if unusable) and stray files.
+
+    The row's clip folder is `frames_dir/<subject>/<clip>`; a clip cell that is not a plain
+    folder name (`../sub02/EP03_14f`) rejects the clip before anything on disk is read.
+    """
+    source, stray = FrameSource(()), []
+    try:
+        clip_dir = child_path(frames_dir, row.subject, row.clip)
+    except MepipeError as exc:
+        reason: str | None = f"clip name {exc.message}; it must name a folder inside {exc.path}"
+    else:
+        if clip_dir.is_dir():
+            source, stray = list_frames(clip_dir)
+        reason = reject_reason(row, clip_dir, source, frame_name)
     width = height = 0
     if reason is None:
         try:
@@ -234,9 +246,8 @@ def parse_sheet_release(
     records, stray = [], []
     for row in rows:
         row_extra = {**extra, "sheet": sheet_name, "row": str(row.row)}
-        clip_dir = frames_dir / row.subject / row.clip
         name = functools.partial(frame_name, row.subject)
-        record, clip_stray = annotated_record(database, row, clip_dir, name, fps, row_extra)
+        record, clip_stray = annotated_record(database, row, frames_dir, name, fps, row_extra)
         records.append(record)
         stray.extend(clip_stray)
     stray.extend(tree_strays(frames_dir, subject_dir))
