@@ -299,6 +299,72 @@ def test_casme2_subject_cell_not_a_subject(casme2_copy):
     assert err.value.row == 5
 
 
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1e30, "1e+30"), ("1e30", "'1e30'"), ("99999999999999999999", "99999999999999999999")],
+)
+def test_frame_cell_too_large_names_the_row(request, database, value, shown):
+    # a frame number like 1e30 overflowed the manifest's integer columns (issue 8, item 12)
+    root, sheet = sheet_copy(request, database)
+    row = 16 if database == "samm" else 3
+    column = "Onset Frame" if database == "samm" else "OnsetFrame"
+    set_cell(sheet, row, column, value)
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), row)
+    assert err.value.message.startswith(f"{column} is {shown}, not ")
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+def test_formula_cell_without_a_saved_value_says_it_is_a_formula(request, database):
+    root, sheet = sheet_copy(request, database)
+    row = 17 if database == "samm" else 4
+    column = "Offset Frame" if database == "samm" else "OffsetFrame"
+    set_cell(sheet, row, column, f"=B{row}+20")  # openpyxl saves formulas without a value
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), row)
+    assert f"{column} cell F{row} holds the formula =B{row}+20 but no saved value" in (
+        err.value.message
+    )
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+def test_merged_subject_cell_says_it_is_merged(request, database):
+    root, sheet = sheet_copy(request, database)
+    first = 15 if database == "samm" else 2
+    workbook = openpyxl.load_workbook(sheet)
+    workbook.worksheets[0].merge_cells(f"A{first}:A{first + 2}")  # as typed by hand
+    workbook.save(sheet)
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), first + 1)
+    assert err.value.message.startswith(
+        f"Subject cell A{first + 1} is part of the merged cells A{first}:A{first + 2}, "
+        f"whose value only A{first} holds"
+    )
+
+
+def test_merged_subject_cell_in_a_legacy_xls_says_it_is_merged(tmp_path):
+    import xlrd
+    import xlwt
+
+    write_casme2(tmp_path, sheet="xls", **SMALL)
+    path = tmp_path / "CASME2_label_Ver_2.xls"
+    old = xlrd.open_workbook(str(path)).sheet_by_index(0)
+    book = xlwt.Workbook()
+    new = book.add_sheet("Sheet1")
+    for r in range(old.nrows):
+        for c, cell in enumerate(old.row(r)):
+            if not (c == 0 and 1 <= r <= 3) and cell.value != "":
+                new.write(r, c, cell.value)
+    new.write_merge(1, 3, 0, 0, old.cell_value(1, 0))  # rows 2-4 of the Subject column
+    book.save(str(path))
+    with pytest.raises(MepipeError, match="Subject cell A3 is part of the merged cells A2:A4"):
+        parse("casme2", root=tmp_path)
+
+
 def test_child_path_keeps_names_inside_their_folder(tmp_path):
     assert child_path(tmp_path, "sub01", "EP02_01f") == tmp_path / "sub01" / "EP02_01f"
     assert child_path(tmp_path, "EP 01 f (2)..") == tmp_path / "EP 01 f (2).."

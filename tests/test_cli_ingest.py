@@ -199,3 +199,40 @@ def test_clip_cell_pointing_into_another_subject_rejects_the_clip(casme2, tmp_pa
     row = manifest.set_index("key").loc[rejected["key"]]
     assert row["subject"] == truth[0].subject and list(row["frame_paths"]) == []
     assert report["clips_accepted"] == len(truth) - 1
+
+
+def _set_onset_to_1e30(sheet) -> None:
+    sheet.cell(row=3, column=4, value=1e30)
+
+
+def _set_onset_to_a_formula(sheet) -> None:
+    sheet.cell(row=3, column=4, value="=E3-8")  # openpyxl saves it without a value
+
+
+def _merge_subject_cells(sheet) -> None:
+    sheet.merge_cells("A2:A3")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "says"),
+    [
+        (_set_onset_to_1e30, "OnsetFrame is 1e+30, not a frame number (0 to 2147483647)"),
+        (_set_onset_to_a_formula, "OnsetFrame cell D3 holds the formula =E3-8 but no saved value"),
+        (_merge_subject_cells, "Subject cell A3 is part of the merged cells A2:A3"),
+    ],
+)
+def test_sheet_cell_problems_are_one_line_naming_file_row_and_column(
+    casme2, tmp_path: Path, mutate, says
+):
+    import openpyxl
+
+    root, _ = casme2
+    path = sheet_of(root)
+    book = openpyxl.load_workbook(path)
+    mutate(book.active)
+    book.save(path)
+    result = ingest("casme2", str(root), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: {path}, row 3: {says}")
+    assert result.output.count("\n") == 1
+    assert not (tmp_path / "out" / "casme2" / "manifest.parquet").exists()

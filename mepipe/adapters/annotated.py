@@ -9,7 +9,8 @@ Finding the sheet and turning its rows into records and notes (strays, clip fold
 does not name) is also the same for both releases: `find_sheet` and `parse_sheet_release`.
 
 A problem with the sheet itself (no header, an unknown emotion, a frame cell that is not a
-number) is fatal: the sheet is wrong and guessing would hide it. A problem with one clip's
+frame number, a formula without a saved value, a merged cell) is fatal: the sheet is wrong
+and guessing would hide it. A problem with one clip's
 frames on disk rejects that clip only, with its reason.
 """
 
@@ -37,6 +38,7 @@ from mepipe.adapters.spreadsheet import (
     Table,
     as_int,
     as_text,
+    cell_name,
     find_header,
     read_table,
 )
@@ -48,6 +50,9 @@ from mepipe.records import ApexSource, ClipRecord, FrameSource
 # Fields every annotation sheet provides; `action_units` may be missing.
 REQUIRED = ("subject", "clip", "onset", "apex", "offset", "label")
 NO_APEX = "/"  # CASME II sub04/EP12_01f writes '/' where the apex frame should be
+# No recording has more frames than a 32-bit counter; a larger number (1e30) is a typo and
+# would overflow the manifest's integer columns.
+MAX_FRAME = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,14 @@ class AnnotationRow:
 
 def _frame_cell(table: Table, header: Header, row: int, field: str, value: Cell) -> int | None:
     number = as_int(value)
-    if number is not None:
+    if number is not None and 0 <= number <= MAX_FRAME:
         return number
+    if number is not None:
+        raise MepipeError(
+            f"{header.names[field]} is {value}, not a frame number (0 to {MAX_FRAME})",
+            table.path,
+            row,
+        )
     if field == "apex" and isinstance(value, str) and value.strip() == NO_APEX:
         return None
     shown = "an empty cell" if value is None else f"'{value}'"
@@ -89,6 +100,11 @@ def read_rows(
         if number <= header.row:
             continue
         values = {field: header.cell(cells, field) for field in header.columns}
+        for field, column in header.columns.items():
+            why = table.why_empty(number, column)
+            if why is not None:
+                where = cell_name(number, column)
+                raise MepipeError(f"{header.names[field]} cell {where} {why}", table.path, number)
         if all(values[f] is None for f in REQUIRED):
             continue
         subject = subject_of(values["subject"])

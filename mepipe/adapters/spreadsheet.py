@@ -8,6 +8,7 @@ header row found by its contents, never by a fixed position.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,30 @@ from mepipe.errors import MepipeError
 
 Cell = str | int | float | None
 HEADER_SEARCH_ROWS = 40
+# Whole floats up to 2**53 are exact; a larger one (a typo such as 1e30) stays a float, so
+# that messages show it as written rather than as a 31-digit integer.
+EXACT_FLOAT_LIMIT = 2**53
+# (1-based row, 0-based column) -> why that cell reads as empty although it is not blank
+EmptyCells = dict[tuple[int, int], str]
 
 
 @dataclass(frozen=True)
 class Table:
-    """The first sheet of a workbook: (1-based row number as Excel shows it, cells)."""
+    """The first sheet of a workbook: (1-based row number as Excel shows it, cells).
+
+    `empty_because` explains cells that read as empty but are not blank in the workbook: a
+    formula whose value was never saved, or a cell merged into the one above or beside it
+    (only the first cell of a merged range holds its value). A reader names these instead
+    of calling the cell empty.
+    """
 
     path: Path
     rows: tuple[tuple[int, tuple[Cell, ...]], ...]
+    empty_because: EmptyCells = dataclasses.field(default_factory=dict)
+
+    def why_empty(self, row: int, column: int) -> str | None:
+        """Why cell (row, 0-based column) reads as empty although it is not blank, or None."""
+        return self.empty_because.get((row, column))
 
 
 def _clean(value: object) -> Cell:
@@ -33,35 +50,95 @@ def _clean(value: object) -> Cell:
         return value or None
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT_LIMIT:
         return int(value)
     if isinstance(value, int | float) or value is None:
         return value
     return str(value)
 
 
-def _read_xlsx(path: Path) -> list[tuple[Cell, ...]]:
+def cell_name(row: int, column: int) -> str:
+    """The Excel name of a cell: (3, 0) -> `A3`."""
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(column + 1)}{row}"
+
+
+def _merged_note(top: int, left: int, bottom: int, right: int) -> EmptyCells:
+    """The cells of a merged range other than its first, each saying it is merged."""
+    first, last = cell_name(top, left), cell_name(bottom, right)
+    why = (
+        f"is part of the merged cells {first}:{last}, whose value only {first} holds; "
+        "unmerge them and write the value in every row"
+    )
+    return {
+        (r, c): why
+        for r in range(top, bottom + 1)
+        for c in range(left, right + 1)
+        if (r, c) != (top, left)
+    }
+
+
+def _value(rows: list[tuple[Cell, ...]], row: int, column: int) -> Cell:
+    """Cell (1-based row, 0-based column) of `rows`, None past their end."""
+    cells = rows[row - 1] if 0 < row <= len(rows) else ()
+    return cells[column] if column < len(cells) else None
+
+
+def _read_xlsx(path: Path) -> tuple[list[tuple[Cell, ...]], EmptyCells]:
+    """Cell values as last saved, and which empty-looking cells are formulas or merged.
+
+    A workbook written by a program that does not compute formulas (openpyxl, pandas, some
+    converters) stores a formula without its value, so it reads as empty: the formulas
+    come from a second read of the same file.
+    """
     import openpyxl
 
     workbook = openpyxl.load_workbook(path, data_only=True)
     try:
         sheet = workbook.worksheets[0]
-        return [
+        rows = [
             tuple(_clean(v) for v in row) for row in sheet.iter_rows(min_row=1, values_only=True)
         ]
+        empty: EmptyCells = {}
+        for merged in sheet.merged_cells.ranges:
+            top, left = merged.min_row, merged.min_col - 1
+            if _value(rows, top, left) is not None:
+                empty.update(_merged_note(top, left, merged.max_row, merged.max_col - 1))
     finally:
         workbook.close()
+    formulas = openpyxl.load_workbook(path, data_only=False)
+    try:
+        for cells in formulas.worksheets[0].iter_rows(min_row=1):
+            for cell in cells:
+                row, column = cell.row, cell.column - 1
+                if cell.data_type == "f" and _value(rows, row, column) is None:
+                    text = getattr(cell.value, "text", cell.value)  # array formulas
+                    empty[(row, column)] = (
+                        f"holds the formula {text} but no saved value (the workbook was "
+                        "written by a program that does not compute formulas); open and save "
+                        "it in Excel or LibreOffice, or type the value"
+                    )
+    finally:
+        formulas.close()
+    return rows, empty
 
 
-def _read_xls(path: Path) -> list[tuple[Cell, ...]]:
+def _read_xls(path: Path) -> tuple[list[tuple[Cell, ...]], EmptyCells]:
+    """Cell values and merged cells (a legacy workbook always stores formula values)."""
     import xlrd
 
-    book = xlrd.open_workbook(str(path), on_demand=True)
+    book = xlrd.open_workbook(str(path), on_demand=True, formatting_info=True)
     try:
         sheet = book.sheet_by_index(0)
-        return [tuple(_clean(c.value) for c in sheet.row(r)) for r in range(sheet.nrows)]
+        rows = [tuple(_clean(c.value) for c in sheet.row(r)) for r in range(sheet.nrows)]
+        empty: EmptyCells = {}
+        for low_row, high_row, low_col, high_col in sheet.merged_cells:  # 0-based, exclusive
+            if _value(rows, low_row + 1, low_col) is not None:
+                empty.update(_merged_note(low_row + 1, low_col, high_row, high_col - 1))
     finally:
         book.release_resources()
+    return rows, empty
 
 
 def read_table(path: Path) -> Table:
@@ -70,10 +147,10 @@ def read_table(path: Path) -> Table:
         raise MepipeError("annotation file not found", path)
     reader = _read_xls if path.suffix.lower() == ".xls" else _read_xlsx
     try:
-        rows = reader(path)
+        rows, empty = reader(path)
     except Exception as exc:  # both libraries raise many types for a damaged file
         raise MepipeError(f"cannot read spreadsheet ({type(exc).__name__}: {exc})", path) from None
-    return Table(path, tuple((number, cells) for number, cells in enumerate(rows, start=1)))
+    return Table(path, tuple(enumerate(rows, start=1)), empty)
 
 
 def _key(text: str) -> str:
