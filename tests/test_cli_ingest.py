@@ -236,3 +236,78 @@ def test_sheet_cell_problems_are_one_line_naming_file_row_and_column(
     assert result.output.startswith(f"Error: {path}, row 3: {says}")
     assert result.output.count("\n") == 1
     assert not (tmp_path / "out" / "casme2" / "manifest.parquet").exists()
+
+
+# --- hostile input that was already handled: kept as regression tests (issue 8) ----------
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\xff\xd8\xff\xe0 not a jpeg at all"], ids=["empty", "fake"]
+)
+def test_empty_or_fake_frame_rejects_the_clip(casme2, tmp_path: Path, content: bytes):
+    root, truth = casme2
+    clip = truth[2]
+    frame = frames_of(root, clip) / f"img{clip.apex}.jpg"
+    frame.write_bytes(content)
+    report = run_and_report(root, tmp_path / "out")
+    reasons = {r["key"]: r["reason"] for r in report["rejected"]}
+    assert list(reasons) == [f"casme2__{clip.subject}__{clip.clip}"]
+    (reason,) = reasons.values()
+    assert str(frame) in reason and "cannot decode image" in reason
+    assert report["clips_accepted"] == len(truth) - 1
+
+
+def test_symlink_loops_in_the_release_are_passed_over(casme2, tmp_path: Path):
+    import os
+
+    root, truth = casme2
+    clip_dir = frames_of(root, truth[0])
+    os.symlink(".", clip_dir.parent / "loop")  # a subject folder that contains itself
+    os.symlink("img999.jpg", clip_dir / "img999.jpg")  # a frame that points at itself
+    os.symlink("b.jpg", clip_dir / "a.jpg")
+    os.symlink("a.jpg", clip_dir / "b.jpg")
+    report = run_and_report(root, tmp_path / "out")
+    assert report["clips_accepted"] == len(truth) and report["rejected"] == []
+    for name in ("img999.jpg", "a.jpg", "b.jpg"):
+        assert str(clip_dir / name) in report["stray_files"]
+    assert any("sub01/loop" in note for note in report["notes"])
+
+
+def test_non_ascii_paths_are_read(tmp_path: Path):
+    import pandas as pd
+
+    from mepipe.demo.micro import write_casme2
+
+    root = tmp_path / "données" / "中文 CASME2"
+    truth = write_casme2(root, subjects=1, clips_per_subject=2)
+    out = tmp_path / "sortie é"
+    report = run_and_report(root, out)
+    assert report["clips_accepted"] == len(truth) and report["rejected"] == []
+    manifest = pd.read_parquet(out / "casme2" / "manifest.parquet")
+    assert all("données/中文 CASME2" in p for p in manifest["frame_paths"].iloc[0])
+
+
+def test_cmyk_and_rgba_frames_are_read_as_rgb(casme2, tmp_path: Path):
+    import numpy as np
+    from PIL import Image
+
+    from mepipe.images import read_image
+
+    root, truth = casme2
+    clip = truth[0]
+    folder = frames_of(root, clip)
+    apex = folder / f"img{clip.apex}.jpg"
+    original = np.asarray(Image.open(apex).convert("RGB"), int)
+    Image.open(apex).convert("CMYK").save(apex, quality=95)
+    after = folder / f"img{clip.apex + 1}.jpg"
+    with Image.open(after) as image:
+        image.convert("RGBA").save(folder / f"img{clip.apex + 1}.png")
+    after.unlink()
+    assert Image.open(apex).mode == "CMYK"
+    assert Image.open(folder / f"img{clip.apex + 1}.png").mode == "RGBA"
+    report = run_and_report(root, tmp_path / "out")
+    assert report["clips_accepted"] == len(truth) and report["rejected"] == []
+    cmyk = read_image(str(apex))
+    rgba = read_image(str(folder / f"img{clip.apex + 1}.png"))
+    assert cmyk.shape == rgba.shape == original.shape and cmyk.dtype == np.uint8
+    assert np.abs(cmyk.astype(int) - original).mean() < 8
