@@ -380,6 +380,31 @@ def test_child_path_keeps_names_inside_their_folder(tmp_path):
         assert err.value.path == str(tmp_path / "sub01")
 
 
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+def test_clip_named_twice_names_both_rows(request, database):
+    root, truth = request.getfixturevalue(f"{database}_copy")
+    sheet = root / SHEET_OF[database]
+    records = parse(database, root)[0]
+    first, second = (_sheet_row_of(records, clip) for clip in truth[:2])
+    set_cell(sheet, second, "Filename", truth[0].clip)
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), second)
+    assert (
+        f"names clip {truth[0].subject}/{truth[0].clip} a second time (first in row {first})"
+        in (err.value.message)
+    )
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a workbook"])
+def test_damaged_workbook_names_the_file(casme2_copy, content):
+    root, _ = casme2_copy
+    (root / SHEET_2014).write_bytes(content)
+    with pytest.raises(MepipeError, match="cannot read spreadsheet") as err:
+        parse("casme2", root)
+    assert err.value.path == str(root / SHEET_2014)
+
+
 def _sheet_row_of(records: list[ClipRecord], clip: DemoClip) -> int:
     key = clip_key(clip.database, clip.subject, clip.clip)
     return int(next(r for r in records if r.key == key).extra["row"])
