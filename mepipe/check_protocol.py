@@ -20,12 +20,14 @@ import click
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mepipe.cli_common import data_option
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme, load_scheme
 from mepipe.records import clip_key
 from mepipe.split import read_manifests, usable_clips
+from mepipe.untrusted import markup_safe, printable
 
 
 def _number(text: str) -> int:
@@ -176,9 +178,9 @@ def _table(differences: list[Difference]) -> Table:
         table.add_column(heading)
     colours = {"missing": "red", "extra": "yellow", "mislabelled": "magenta"}
     for d in differences:
-        table.add_row(
-            f"[{colours[d.kind]}]{d.kind}[/]", d.key, d.reference or "", d.yours or "", d.note
-        )
+        # Keys, labels and notes quote the list and the manifests: never markup.
+        cells = (d.key, d.reference or "", d.yours or "", d.note)
+        table.add_row(f"[{colours[d.kind]}]{d.kind}[/]", *(Text(printable(c)) for c in cells))
     return table
 
 
@@ -198,7 +200,7 @@ def check_protocol_command(data_dir: Path, reference: Path, protocol: str) -> No
     differences = compare(data_dir, clips, scheme)
     console = Console()
     if not differences:
-        console.print(f"[green]all {len(clips)} clips match {reference.name}[/]")
+        console.print(f"[green]all {len(clips)} clips match {markup_safe(reference.name)}[/]")
         return
     console.print(_table(differences))
     counts = {k: sum(d.kind == k for d in differences) for k in ("missing", "extra", "mislabelled")}

@@ -9,20 +9,22 @@ from pathlib import Path
 import click
 
 from mepipe.errors import MepipeError
+from mepipe.untrusted import printable
 
 
 class ErrorReportingGroup(click.Group):
     """A click group that prints MepipeError as `Error: <file>, row N: <what>` and exits 1.
 
     Users of these tools point them at hand-unpacked archives: they need the file and the
-    problem, not a traceback.
+    problem, not a traceback. The message is shown escaped (mepipe.untrusted): it often
+    quotes a cell or a file of the release.
     """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MepipeError as exc:
-            click.secho(f"Error: {exc}", fg="red", err=True)
+            click.secho(f"Error: {printable(exc)}", fg="red", err=True)
             sys.exit(1)
 
 

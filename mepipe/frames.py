@@ -45,7 +45,8 @@ def select_frames(record: ClipRecord) -> FrameSelection:
 
     The window is shifted, never truncated, to stay inside onset..offset and inside the
     frames that exist on disk. A clip with fewer than five usable frames repeats its last
-    frames and says so in `flag`. Record validity (apex present and on disk) is the
+    frames and says so in `flag`; frames missing on disk between the neutral and the last
+    expression frame are named there too (`missing_note`). Record validity (apex present and on disk) is the
     adapter's and `validate`'s job; this function assumes a record that was not rejected.
     """
     usable = [n for n in record.source.numbers if record.onset <= n <= record.offset]
@@ -63,8 +64,37 @@ def select_frames(record: ClipRecord) -> FrameSelection:
         notes.append(
             f"only {len(usable)} frames from onset to offset; expression frames repeat {expression[-1]}"
         )
-        return FrameSelection(neutral, expression, "; ".join(notes))
+        return FrameSelection(neutral, expression, _flag(notes, usable, expression))
     centre = usable.index(record.apex)
     start = min(max(centre - EXPRESSION_FRAMES // 2, 0), len(usable) - EXPRESSION_FRAMES)
     expression = tuple(usable[start : start + EXPRESSION_FRAMES])
-    return FrameSelection(neutral, expression, "; ".join(notes) or None)
+    return FrameSelection(neutral, expression, _flag(notes, usable, expression))
+
+
+def _flag(notes: list[str], usable: list[int], expression: tuple[int, ...]) -> str | None:
+    """The selection's flag: `notes` and the frames missing among the chosen ones, if any."""
+    missing = missing_note(usable, max(expression))
+    return "; ".join([*notes, missing] if missing else notes) or None
+
+
+def missing_note(usable: list[int], last: int, shown: int = 10) -> str | None:
+    """Which frames are missing on disk between the neutral frame `usable[0]` and `last`.
+
+    A gap there means the chosen frames lie further apart in time than they look (a
+    deleted `img10` makes the window 8, 9, 11, ...), so the clip is flagged with the
+    missing numbers. Frames missing after `last` change nothing and are not named.
+    """
+    runs = [
+        (before + 1, after - 1)
+        for before, after in zip(usable, usable[1:], strict=False)
+        if after <= last and after - before > 1
+    ]
+    if not runs:
+        return None
+    count = sum(high - low + 1 for low, high in runs)
+    names = [str(low) if low == high else f"{low}-{high}" for low, high in runs[:shown]]
+    more = ", ..." if len(runs) > shown else ""
+    return (
+        f"{count} frame{'s' if count > 1 else ''} missing on disk between neutral frame "
+        f"{usable[0]} and expression frame {last}: {', '.join(names)}{more}"
+    )

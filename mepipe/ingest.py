@@ -25,6 +25,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
+from rich.text import Text
 
 from mepipe import __version__
 from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
@@ -36,6 +37,7 @@ from mepipe.images import read_frames
 from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
 from mepipe.shards import ShardOptions, add_shard_options, shard_options_from_cli, write_shards
+from mepipe.untrusted import markup_safe, printable
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def ingest_database(
     options = options or IngestOptions()
     console = console or Console(stderr=True)
     adapter = open_release(database, raw_root, options.adapter)
-    with console.status(f"Reading the {adapter.title} release at {raw_root}"):
+    with console.status(f"Reading the {adapter.title} release at {markup_safe(raw_root)}"):
         parsed = adapter.parse()
     if not parsed.records:
         raise MepipeError(f"no {adapter.title} clips found in the release", raw_root)
@@ -193,7 +195,10 @@ def ingest_database(
 
 
 def print_summary(report: IngestReport, console: Console) -> None:
-    """The terminal view of a report: labels, then every rejected or flagged clip."""
+    """The terminal view of a report: labels, then every rejected or flagged clip.
+
+    Keys, reasons and notes quote the release's own text: shown escaped, never as markup.
+    """
     table = Table(
         title=f"{report.database}: {report.clips_accepted} of {report.clips_found} clips usable"
     )
@@ -213,10 +218,10 @@ def print_summary(report: IngestReport, console: Console) -> None:
             detail.add_column("clip")
             detail.add_column("reason")
             for item in items:
-                detail.add_row(item.key, item.reason)
+                detail.add_row(Text(printable(item.key)), Text(printable(item.reason)))
             console.print(detail)
     for note in report.notes:
-        console.print(f"note: {note}")
+        console.print(Text(f"note: {printable(note)}"))
 
 
 @click.command("ingest")

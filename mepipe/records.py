@@ -10,6 +10,7 @@ manifest and the ingest report account for every clip and nothing is dropped sil
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -28,15 +29,25 @@ class ApexSource(StrEnum):
 
 
 KEY_SEPARATOR = "__"
+# In a key part, these are percent-encoded (`%2E`): the escape character itself, the dot
+# (WebDataset splits a member name at its first dot), and every underscore that would touch
+# another one or a part's edge (so `__` only ever separates parts).
+_KEY_ESCAPED = re.compile(r"%|\.|^_|_$|_(?=_)|(?<=_)_")
+
+
+def _key_part(text: str) -> str:
+    return _KEY_ESCAPED.sub(lambda m: f"%{ord(m.group()):02X}", text)
 
 
 def clip_key(database: str, subject: str, clip: str) -> str:
     """The one identifier of a clip everywhere (manifest, splits, shards, predictions).
 
-    WebDataset splits a member name at its first dot, so keys hold no dots; clip ids never
-    hold a double underscore, so the key splits back into its three parts.
+    Distinct clips always get distinct keys: each part is percent-encoded where it must be
+    (`EP01.9` -> `EP01%2E9`, while `EP01-9` stays as it is), so the key splits at `__` back
+    into its three parts and `urllib.parse.unquote` gives each part back. Names of the
+    known releases hold none of the encoded characters, so their keys read as the names.
     """
-    return KEY_SEPARATOR.join((database, subject, clip)).replace(".", "-")
+    return KEY_SEPARATOR.join(_key_part(part) for part in (database, subject, clip))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from mepipe.shards.index import read_index, sha256_of
 from mepipe.shards.plan import SHARDS_DIR, plain
 from mepipe.shards.read import iter_samples
 from mepipe.shards.write import member_names
+from mepipe.untrusted import printable
 
 MANIFEST = "manifest.parquet"
 
@@ -166,7 +167,7 @@ def verify_command(data_dir: Path, databases: tuple[str, ...]) -> None:
         for folder in folders:
             problems += verify_database(folder, progress)
     for problem in problems:
-        click.secho(problem, fg="red")
+        click.secho(printable(problem), fg="red")
     names = ", ".join(p.name for p in folders)
     if problems:
         click.secho(f"{len(problems)} problem(s) in {names}", fg="red", err=True)

@@ -471,6 +471,33 @@ def test_mmi_malformed_xml(where: str, fresh: Callable[[str], Release]) -> None:
     assert info.value.path == str(path)
 
 
+def _billion_laughs() -> str:
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    return f'<?xml version="1.0"?><!DOCTYPE m [{entities}]><m><Metatag Name="Emotion" Value="&lol9;"/></m>'
+
+
+EXTERNAL_ENTITY = (
+    '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<m><Metatag Name="Emotion" Value="4"/><Note>&x;</Note></m>'
+)
+
+
+@pytest.mark.parametrize(
+    "payload", [_billion_laughs(), EXTERNAL_ENTITY], ids=["billion-laughs", "external-entity"]
+)
+def test_mmi_hostile_xml_is_refused(payload: str, fresh: Callable[[str], Release]) -> None:
+    """Entities are not expanded without bound, nor is an outside file read: both refused."""
+    root, clips = fresh("mmi")
+    clip = labelled(clips)[0]
+    path = root / "Sessions" / clip.extra["session"] / f"{clip.clip}.xml"
+    path.write_text(payload)
+    with pytest.raises(MepipeError, match="malformed XML") as info:
+        parse("mmi", root)
+    assert info.value.path == str(path) and "root:" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("old", "new", "says"),
     [

@@ -17,6 +17,7 @@ import pytest
 
 from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
 from mepipe.adapters.casme2 import Casme2Adapter
+from mepipe.adapters.layout import child_path
 from mepipe.adapters.samm import SammAdapter
 from mepipe.adapters.smic import SmicAdapter, smic_clip, smic_subject
 from mepipe.apex import midpoint_apex
@@ -311,6 +312,144 @@ def test_casme2_subject_cell_not_a_subject(casme2_copy):
     with pytest.raises(MepipeError, match="Subject cell 'Bob' is not a subject id") as err:
         parse("casme2", root)
     assert err.value.row == 5
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1e30, "1e+30"), ("1e30", "'1e30'"), ("99999999999999999999", "99999999999999999999")],
+)
+def test_frame_cell_too_large_names_the_row(request, database, value, shown):
+    # a frame number like 1e30 overflowed the manifest's integer columns (issue 8, item 12)
+    root, sheet = sheet_copy(request, database)
+    row = 16 if database == "samm" else 3
+    column = "Onset Frame" if database == "samm" else "OnsetFrame"
+    set_cell(sheet, row, column, value)
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), row)
+    assert err.value.message.startswith(f"{column} is {shown}, not ")
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+def test_formula_cell_without_a_saved_value_says_it_is_a_formula(request, database):
+    root, sheet = sheet_copy(request, database)
+    row = 17 if database == "samm" else 4
+    column = "Offset Frame" if database == "samm" else "OffsetFrame"
+    set_cell(sheet, row, column, f"=B{row}+20")  # openpyxl saves formulas without a value
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), row)
+    assert f"{column} cell F{row} holds the formula =B{row}+20 but no saved value" in (
+        err.value.message
+    )
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+def test_merged_subject_cell_says_it_is_merged(request, database):
+    root, sheet = sheet_copy(request, database)
+    first = 15 if database == "samm" else 2
+    workbook = openpyxl.load_workbook(sheet)
+    workbook.worksheets[0].merge_cells(f"A{first}:A{first + 2}")  # as typed by hand
+    workbook.save(sheet)
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), first + 1)
+    assert err.value.message.startswith(
+        f"Subject cell A{first + 1} is part of the merged cells A{first}:A{first + 2}, "
+        f"whose value only A{first} holds"
+    )
+
+
+def test_merged_subject_cell_in_a_legacy_xls_says_it_is_merged(tmp_path):
+    import xlrd
+    import xlwt
+
+    write_casme2(tmp_path, sheet="xls", **SMALL)
+    path = tmp_path / "CASME2_label_Ver_2.xls"
+    old = xlrd.open_workbook(str(path)).sheet_by_index(0)
+    book = xlwt.Workbook()
+    new = book.add_sheet("Sheet1")
+    for r in range(old.nrows):
+        for c, cell in enumerate(old.row(r)):
+            if not (c == 0 and 1 <= r <= 3) and cell.value != "":
+                new.write(r, c, cell.value)
+    new.write_merge(1, 3, 0, 0, old.cell_value(1, 0))  # rows 2-4 of the Subject column
+    book.save(str(path))
+    with pytest.raises(MepipeError, match="Subject cell A3 is part of the merged cells A2:A4"):
+        parse("casme2", root=tmp_path)
+
+
+def test_child_path_keeps_names_inside_their_folder(tmp_path):
+    assert child_path(tmp_path, "sub01", "EP02_01f") == tmp_path / "sub01" / "EP02_01f"
+    assert child_path(tmp_path, "EP 01 f (2)..") == tmp_path / "EP 01 f (2).."
+    for bad, why in [
+        ("", "it is empty"),
+        ("..", "the folder itself or its parent"),
+        ("a/../b", "path separator"),
+        ("a\\b", "path separator"),
+        ("a\0b", "NUL"),
+    ]:
+        with pytest.raises(MepipeError, match=why) as err:
+            child_path(tmp_path, "sub01", bad)
+        assert err.value.path == str(tmp_path / "sub01")
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+def test_clip_named_twice_names_both_rows(request, database):
+    root, truth = request.getfixturevalue(f"{database}_copy")
+    sheet = root / SHEET_OF[database]
+    records = parse(database, root)[0]
+    first, second = (_sheet_row_of(records, clip) for clip in truth[:2])
+    set_cell(sheet, second, "Filename", truth[0].clip)
+    with pytest.raises(MepipeError) as err:
+        parse(database, root)
+    assert (err.value.path, err.value.row) == (str(sheet), second)
+    assert (
+        f"names clip {truth[0].subject}/{truth[0].clip} a second time (first in row {first})"
+        in (err.value.message)
+    )
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a workbook"])
+def test_damaged_workbook_names_the_file(casme2_copy, content):
+    root, _ = casme2_copy
+    (root / SHEET_2014).write_bytes(content)
+    with pytest.raises(MepipeError, match="cannot read spreadsheet") as err:
+        parse("casme2", root)
+    assert err.value.path == str(root / SHEET_2014)
+
+
+def _sheet_row_of(records: list[ClipRecord], clip: DemoClip) -> int:
+    key = clip_key(clip.database, clip.subject, clip.clip)
+    return int(next(r for r in records if r.key == key).extra["row"])
+
+
+@pytest.mark.parametrize("database", ["casme2", "samm"])
+@pytest.mark.parametrize(
+    "cell", ["../{other}", "../../../../etc", "/etc", "..", ".", "{clip}/../{clip}", "a\\b"]
+)
+def test_clip_cell_leading_outside_its_subject_folder_rejects_the_clip(request, database, cell):
+    # `../sub02/EP03_14f` stored sub02's frames under sub01's id; `../../../../etc` listed
+    # /etc (issue 8, item 6)
+    root, truth = request.getfixturevalue(f"{database}_copy")
+    sheet = root / SHEET_OF[database]
+    clip = truth[0]
+    other = next(t for t in truth if t.subject != clip.subject)
+    value = cell.format(other=f"{other.subject}/{other.clip}", clip=clip.clip)
+    row = _sheet_row_of(parse(database, root)[0], clip)
+    set_cell(sheet, row, "Filename", value)
+    records, _ = parse(database, root)
+    rejected = {r.clip: r for r in records if r.reject_reason}
+    assert list(rejected) == [value]
+    record = rejected[value]
+    assert record.subject == clip.subject and record.source.numbers == ()
+    assert record.reject_reason.startswith(f"clip name '{value}' is not a plain file or folder")
+    assert record.reject_reason.endswith(
+        f"it must name a folder inside {root}/"
+        + (f"SAMM/{clip.subject}" if database == "samm" else f"CASME2_RAW_selected/{clip.subject}")
+    )
+    assert all(Path(p).is_relative_to(root) for r in records for p in r.source.paths)
 
 
 # --- CASME II: per-clip rejections, the rest continues ------------------------------------

@@ -175,3 +175,148 @@ def test_header_row_not_found(casme2, tmp_path: Path):
     result = ingest("casme2", str(root), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert path.name in result.output and "header row not found" in result.output
+
+
+def test_frames_missing_inside_a_clip_flag_it_with_their_numbers(casme2, tmp_path: Path):
+    root, truth = casme2
+    clip = truth[0]  # onset 3, apex 11: delete one frame before the window, one inside it
+    deleted = (clip.onset + 2, clip.apex - 1)
+    for number in deleted:
+        (frames_of(root, clip) / f"img{number}.jpg").unlink()
+    report = run_and_report(root, tmp_path / "out")
+    flagged = {r["key"]: r["reason"] for r in report["flagged"]}
+    reason = flagged[f"casme2__{clip.subject}__{clip.clip}"]
+    assert f"2 frames missing on disk between neutral frame {clip.onset}" in reason
+    assert reason.endswith(f": {deleted[0]}, {deleted[1]}")
+    assert report["clips_accepted"] == len(truth)
+
+
+def test_clip_cell_pointing_into_another_subject_rejects_the_clip(casme2, tmp_path: Path):
+    import openpyxl
+    import pandas as pd
+
+    root, truth = casme2
+    other = next(c for c in truth if c.subject != truth[0].subject)
+    path = sheet_of(root)
+    book = openpyxl.load_workbook(path)
+    book.active.cell(row=2, column=2, value=f"../{other.subject}/{other.clip}")  # Filename
+    book.save(path)
+    report = run_and_report(root, tmp_path / "out")
+    (rejected,) = report["rejected"]
+    assert "is not a plain file or folder name" in rejected["reason"]
+    manifest = pd.read_parquet(tmp_path / "out" / "casme2" / "manifest.parquet")
+    row = manifest.set_index("key").loc[rejected["key"]]
+    assert row["subject"] == truth[0].subject and list(row["frame_paths"]) == []
+    assert report["clips_accepted"] == len(truth) - 1
+
+
+def _set_onset_to_1e30(sheet) -> None:
+    sheet.cell(row=3, column=4, value=1e30)
+
+
+def _set_onset_to_a_formula(sheet) -> None:
+    sheet.cell(row=3, column=4, value="=E3-8")  # openpyxl saves it without a value
+
+
+def _merge_subject_cells(sheet) -> None:
+    sheet.merge_cells("A2:A3")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "says"),
+    [
+        (_set_onset_to_1e30, "OnsetFrame is 1e+30, not a frame number (0 to 2147483647)"),
+        (_set_onset_to_a_formula, "OnsetFrame cell D3 holds the formula =E3-8 but no saved value"),
+        (_merge_subject_cells, "Subject cell A3 is part of the merged cells A2:A3"),
+    ],
+)
+def test_sheet_cell_problems_are_one_line_naming_file_row_and_column(
+    casme2, tmp_path: Path, mutate, says
+):
+    import openpyxl
+
+    root, _ = casme2
+    path = sheet_of(root)
+    book = openpyxl.load_workbook(path)
+    mutate(book.active)
+    book.save(path)
+    result = ingest("casme2", str(root), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert result.output.startswith(f"Error: {path}, row 3: {says}")
+    assert result.output.count("\n") == 1
+    assert not (tmp_path / "out" / "casme2" / "manifest.parquet").exists()
+
+
+# --- hostile input that was already handled: kept as regression tests (issue 8) ----------
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\xff\xd8\xff\xe0 not a jpeg at all"], ids=["empty", "fake"]
+)
+def test_empty_or_fake_frame_rejects_the_clip(casme2, tmp_path: Path, content: bytes):
+    root, truth = casme2
+    clip = truth[2]
+    frame = frames_of(root, clip) / f"img{clip.apex}.jpg"
+    frame.write_bytes(content)
+    report = run_and_report(root, tmp_path / "out")
+    reasons = {r["key"]: r["reason"] for r in report["rejected"]}
+    assert list(reasons) == [f"casme2__{clip.subject}__{clip.clip}"]
+    (reason,) = reasons.values()
+    assert str(frame) in reason and "cannot decode image" in reason
+    assert report["clips_accepted"] == len(truth) - 1
+
+
+def test_symlink_loops_in_the_release_are_passed_over(casme2, tmp_path: Path):
+    import os
+
+    root, truth = casme2
+    clip_dir = frames_of(root, truth[0])
+    os.symlink(".", clip_dir.parent / "loop")  # a subject folder that contains itself
+    os.symlink("img999.jpg", clip_dir / "img999.jpg")  # a frame that points at itself
+    os.symlink("b.jpg", clip_dir / "a.jpg")
+    os.symlink("a.jpg", clip_dir / "b.jpg")
+    report = run_and_report(root, tmp_path / "out")
+    assert report["clips_accepted"] == len(truth) and report["rejected"] == []
+    for name in ("img999.jpg", "a.jpg", "b.jpg"):
+        assert str(clip_dir / name) in report["stray_files"]
+    assert any("sub01/loop" in note for note in report["notes"])
+
+
+def test_non_ascii_paths_are_read(tmp_path: Path):
+    import pandas as pd
+
+    from mepipe.demo.micro import write_casme2
+
+    root = tmp_path / "données" / "中文 CASME2"
+    truth = write_casme2(root, subjects=1, clips_per_subject=2)
+    out = tmp_path / "sortie é"
+    report = run_and_report(root, out)
+    assert report["clips_accepted"] == len(truth) and report["rejected"] == []
+    manifest = pd.read_parquet(out / "casme2" / "manifest.parquet")
+    assert all("données/中文 CASME2" in p for p in manifest["frame_paths"].iloc[0])
+
+
+def test_cmyk_and_rgba_frames_are_read_as_rgb(casme2, tmp_path: Path):
+    import numpy as np
+    from PIL import Image
+
+    from mepipe.images import read_image
+
+    root, truth = casme2
+    clip = truth[0]
+    folder = frames_of(root, clip)
+    apex = folder / f"img{clip.apex}.jpg"
+    original = np.asarray(Image.open(apex).convert("RGB"), int)
+    Image.open(apex).convert("CMYK").save(apex, quality=95)
+    after = folder / f"img{clip.apex + 1}.jpg"
+    with Image.open(after) as image:
+        image.convert("RGBA").save(folder / f"img{clip.apex + 1}.png")
+    after.unlink()
+    assert Image.open(apex).mode == "CMYK"
+    assert Image.open(folder / f"img{clip.apex + 1}.png").mode == "RGBA"
+    report = run_and_report(root, tmp_path / "out")
+    assert report["clips_accepted"] == len(truth) and report["rejected"] == []
+    cmyk = read_image(str(apex))
+    rgba = read_image(str(folder / f"img{clip.apex + 1}.png"))
+    assert cmyk.shape == rgba.shape == original.shape and cmyk.dtype == np.uint8
+    assert np.abs(cmyk.astype(int) - original).mean() < 8

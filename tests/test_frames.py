@@ -87,3 +87,35 @@ def test_macro_sequence_takes_last_five_frames():
 def test_apex_not_on_disk_is_an_error():
     with pytest.raises(ValueError, match="apex 20"):
         select_frames(make_record([10, 11, 12, 13, 14, 15], 10, 20, 30))
+
+
+def test_frames_missing_among_the_chosen_ones_are_named_in_the_flag():
+    # img7 and img10 deleted from a clip annotated 5..15 with apex 11 (issue 8, item 8).
+    numbers = [n for n in range(5, 16) if n not in (7, 10)]
+    selection = select_frames(make_record(numbers, 5, 11, 15))
+    assert (selection.neutral, selection.expression) == (5, (8, 9, 11, 12, 13))
+    assert selection.flag == (
+        "2 frames missing on disk between neutral frame 5 and expression frame 13: 7, 10"
+    )
+
+
+def test_missing_frames_are_named_as_runs_and_only_up_to_the_last_chosen_frame():
+    # 7-9 missing before the window, 20 missing after it (not among the chosen frames).
+    numbers = [n for n in range(5, 25) if n not in (7, 8, 9, 20)]
+    selection = select_frames(make_record(numbers, 5, 12, 24))
+    assert selection.expression == (10, 11, 12, 13, 14)
+    assert selection.flag == (
+        "3 frames missing on disk between neutral frame 5 and expression frame 14: 7-9"
+    )
+
+
+def test_short_clip_with_a_gap_names_both():
+    selection = select_frames(make_record([10, 11, 13], 10, 11, 13))
+    assert "only 3 frames" in selection.flag
+    assert "1 frame missing on disk between neutral frame 10 and expression frame 13: 12" in (
+        selection.flag
+    )
+
+
+def test_consecutive_frames_carry_no_flag():
+    assert select_frames(make_record(range(46, 60), 46, 50, 59)).flag is None

@@ -9,11 +9,12 @@ Finding the sheet and turning its rows into records and notes (strays, clip fold
 does not name) is also the same for both releases: `find_sheet` and `parse_sheet_release`.
 
 A problem with the sheet itself (no header, an unknown emotion, a frame cell that is not a
-number) is fatal: the sheet is wrong and guessing would hide it. A problem with one clip's
-frames on disk rejects that clip only, with its reason. A hole in a clip's apex or offset
-cell (empty, `/`, -1, apex on the onset or outside onset..offset, a mistyped offset) is
-neither: every copy of these sheets has some, so the offset is clamped to the frames, the
-apex is left to be estimated from the frames (mepipe.apex) and the clip is flagged.
+frame number, a formula without a saved value, a merged cell) is fatal: the sheet is wrong
+and guessing would hide it. A problem with one clip's frames on disk rejects that clip only,
+with its reason. A hole in a clip's apex or offset cell (empty, `/`, -1, apex on the onset or
+outside onset..offset, a mistyped offset) is neither: every copy of these sheets has some, so
+the offset is clamped to the frames, the apex is left to be estimated from the frames
+(mepipe.apex) and the clip is flagged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from mepipe.adapters.base import ParseResult
 from mepipe.adapters.layout import (
+    child_path,
     clip_dirs_on_disk,
     find_files,
     frame_size,
@@ -39,6 +41,7 @@ from mepipe.adapters.spreadsheet import (
     Table,
     as_int,
     as_text,
+    cell_name,
     find_header,
     read_table,
 )
@@ -51,6 +54,9 @@ from mepipe.records import ApexSource, ClipRecord, FrameSource
 # Fields every annotation sheet provides; `action_units` may be missing.
 REQUIRED = ("subject", "clip", "onset", "apex", "offset", "label")
 NO_APEX = "/"  # CASME II sub04/EP12_01f writes '/' where the apex frame should be
+# No recording has more frames than a 32-bit counter; a larger number (1e30) is a typo and
+# would overflow the manifest's integer columns.
+MAX_FRAME = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,18 @@ class AnnotationRow:
 
 def _frame_cell(table: Table, header: Header, row: int, field: str, value: Cell) -> int | None:
     number = as_int(value)
-    if number is not None:
+    if number is not None and 0 <= number <= MAX_FRAME:
         return number
-    if field == "apex" and (value is None or (isinstance(value, str) and value == NO_APEX)):
-        return None  # a hole, not a broken sheet: the apex is estimated from the frames
+    if field == "apex" and (
+        value is None or number == -1 or (isinstance(value, str) and value.strip() == NO_APEX)
+    ):
+        return number  # a hole, not a broken sheet: the apex is estimated from the frames
+    if number is not None:
+        raise MepipeError(
+            f"{header.names[field]} is {value}, not a frame number (0 to {MAX_FRAME})",
+            table.path,
+            row,
+        )
     shown = "an empty cell" if value is None else f"'{value}'"
     raise MepipeError(
         f"{header.names[field]} is {shown}, not an integer frame number", table.path, row
@@ -93,6 +107,11 @@ def read_rows(
         if number <= header.row:
             continue
         values = {field: header.cell(cells, field) for field in header.columns}
+        for field, column in header.columns.items():
+            why = table.why_empty(number, column)
+            if why is not None:
+                where = cell_name(number, column)
+                raise MepipeError(f"{header.names[field]} cell {where} {why}", table.path, number)
         if all(values[f] is None for f in REQUIRED):
             continue
         subject = subject_of(values["subject"])
@@ -153,14 +172,25 @@ def reject_reason(
 def annotated_record(
     database: str,
     row: AnnotationRow,
-    clip_dir: Path,
+    frames_dir: Path,
     frame_name: Callable[[int], str],
     fps: float,
     extra: dict[str, str],
 ) -> tuple[ClipRecord, list[str]]:
-    """The ClipRecord of one sheet row (rejected with its reason if unusable) and stray files."""
-    source, stray = list_frames(clip_dir) if clip_dir.is_dir() else (FrameSource(()), [])
-    reason = reject_reason(row, clip_dir, source, frame_name)
+    """The ClipRecord of one sheet row (rejected with its reason if unusable) and stray files.
+
+    The row's clip folder is `frames_dir/<subject>/<clip>`; a clip cell that is not a plain
+    folder name (`../sub02/EP03_14f`) rejects the clip before anything on disk is read.
+    """
+    source, stray = FrameSource(()), []
+    try:
+        clip_dir = child_path(frames_dir, row.subject, row.clip)
+    except MepipeError as exc:
+        reason: str | None = f"clip name {exc.message}; it must name a folder inside {exc.path}"
+    else:
+        if clip_dir.is_dir():
+            source, stray = list_frames(clip_dir)
+        reason = reject_reason(row, clip_dir, source, frame_name)
     width = height = 0
     if reason is None:
         try:
@@ -244,9 +274,8 @@ def parse_sheet_release(
     records, stray = [], []
     for row in rows:
         row_extra = {**extra, "sheet": sheet_name, "row": str(row.row)}
-        clip_dir = frames_dir / row.subject / row.clip
         name = functools.partial(frame_name, row.subject)
-        record, clip_stray = annotated_record(database, row, clip_dir, name, fps, row_extra)
+        record, clip_stray = annotated_record(database, row, frames_dir, name, fps, row_extra)
         records.append(record)
         stray.extend(clip_stray)
     stray.extend(tree_strays(frames_dir, subject_dir))

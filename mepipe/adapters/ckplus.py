@@ -30,6 +30,7 @@ from mepipe.adapters.disk import (
     sequence_frames,
     subfolders,
 )
+from mepipe.adapters.layout import child_path
 from mepipe.errors import MepipeError
 from mepipe.protocols import database_info, normalise_label
 
@@ -86,7 +87,7 @@ def _emotion(
     where = f"Emotion/{subject}/{sequence}"
     if emotion is None:
         return None, "no Emotion folder in the release"
-    folder = emotion / subject / sequence
+    folder = child_path(emotion, subject, sequence)
     if not folder.is_dir():
         return None, f"no {where} folder"
     entries = sorted(folder.iterdir())
@@ -123,7 +124,7 @@ def _action_units(facs: Path | None, subject: str, sequence: str) -> str | None:
 
     Each line of a FACS file is `AU intensity` as floats (intensity 0 = not rated).
     """
-    folder = None if facs is None else facs / subject / sequence
+    folder = None if facs is None else child_path(facs, subject, sequence)
     if folder is None or not folder.is_dir():
         return None
     files = [f for f in sorted(folder.glob("*_facs.txt")) if is_visible(f)]

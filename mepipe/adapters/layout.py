@@ -128,6 +128,30 @@ def choose_variant(
     return other, by_variant[other]
 
 
+def child_path(folder: Path, *names: str) -> Path:
+    """`folder/name/...` for names read from a release's own text (a sheet's Filename cell),
+    each required to be one plain file or folder name, so the path cannot leave `folder`.
+
+    A Filename cell such as `../sub02/EP03_14f` would otherwise file another subject's
+    frames under this subject's id, and `../../../../etc` would list /etc. The check is on
+    the text alone: symbolic links on disk are followed, since the user made them.
+    Raises MepipeError naming the folder the name should be inside and what is wrong.
+    """
+    path = folder
+    for name in names:
+        if name in ("", ".", ".."):
+            why = "it is empty" if not name else "it means the folder itself or its parent"
+        elif "/" in name or "\\" in name:
+            why = "it holds a path separator"
+        elif "\0" in name:
+            why = "it holds a NUL character"
+        else:
+            path = path / name
+            continue
+        raise MepipeError(f"'{name}' is not a plain file or folder name ({why})", path)
+    return path
+
+
 def frame_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from an image file's header, without decoding its pixels."""
     try:

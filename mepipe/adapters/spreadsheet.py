@@ -8,6 +8,7 @@ header row found by its contents, never by a fixed position.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,46 @@ from mepipe.errors import MepipeError
 
 Cell = str | int | float | None
 HEADER_SEARCH_ROWS = 40
+# Whole floats up to 2**53 are exact; a larger one (a typo such as 1e30) stays a float, so
+# that messages show it as written rather than as a 31-digit integer.
+EXACT_FLOAT_LIMIT = 2**53
+# A merged range: (top row, left column, bottom row, right column), rows 1-based, columns
+# 0-based, all inclusive. Kept as ranges, never expanded: a hostile sheet may merge millions.
+Merged = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
 class Table:
-    """The first sheet of a workbook: (1-based row number as Excel shows it, cells)."""
+    """The first sheet of a workbook: (1-based row number as Excel shows it, cells).
+
+    Some cells read as empty but are not blank in the workbook: a formula whose value was
+    never saved (`formulas`: (row, 0-based column) -> formula text), or a cell of a merged
+    range other than its first, which alone holds the value (`merged`, the ranges whose
+    first cell holds one). `why_empty` says which, so a reader can name it.
+    """
 
     path: Path
     rows: tuple[tuple[int, tuple[Cell, ...]], ...]
+    formulas: dict[tuple[int, int], str] = dataclasses.field(default_factory=dict)
+    merged: tuple[Merged, ...] = ()
+
+    def why_empty(self, row: int, column: int) -> str | None:
+        """Why cell (row, 0-based column) reads as empty although it is not blank, or None."""
+        formula = self.formulas.get((row, column))
+        if formula is not None:
+            return (
+                f"holds the formula {formula} but no saved value (the workbook was written "
+                "by a program that does not compute formulas); open and save it in Excel or "
+                "LibreOffice, or type the value"
+            )
+        for top, left, bottom, right in self.merged:
+            if top <= row <= bottom and left <= column <= right and (row, column) != (top, left):
+                first, last = cell_name(top, left), cell_name(bottom, right)
+                return (
+                    f"is part of the merged cells {first}:{last}, whose value only {first} "
+                    "holds; unmerge them and write the value in every row"
+                )
+        return None
 
 
 def _clean(value: object) -> Cell:
@@ -33,35 +66,82 @@ def _clean(value: object) -> Cell:
         return value or None
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT_LIMIT:
         return int(value)
     if isinstance(value, int | float) or value is None:
         return value
     return str(value)
 
 
-def _read_xlsx(path: Path) -> list[tuple[Cell, ...]]:
+def cell_name(row: int, column: int) -> str:
+    """The Excel name of a cell: (3, 0) -> `A3`."""
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(column + 1)}{row}"
+
+
+Rows = list[tuple[Cell, ...]]
+# What a reader returns: cell values, formulas without a saved value, merged ranges.
+Read = tuple[Rows, dict[tuple[int, int], str], tuple[Merged, ...]]
+
+
+def _value(rows: Rows, row: int, column: int) -> Cell:
+    """Cell (1-based row, 0-based column) of `rows`, None past their end."""
+    cells = rows[row - 1] if 0 < row <= len(rows) else ()
+    return cells[column] if column < len(cells) else None
+
+
+def _holding_a_value(rows: Rows, ranges: list[Merged]) -> tuple[Merged, ...]:
+    """The merged ranges whose first cell holds a value (a blank merged block is blank)."""
+    return tuple(r for r in ranges if _value(rows, r[0], r[1]) is not None)
+
+
+def _read_xlsx(path: Path) -> Read:
+    """Cell values as last saved, formulas without a saved value, merged ranges.
+
+    A workbook written by a program that does not compute formulas (openpyxl, pandas, some
+    converters) stores a formula without its value, so it reads as empty: the formulas
+    come from a second read of the same file.
+    """
     import openpyxl
 
     workbook = openpyxl.load_workbook(path, data_only=True)
     try:
         sheet = workbook.worksheets[0]
-        return [
+        rows = [
             tuple(_clean(v) for v in row) for row in sheet.iter_rows(min_row=1, values_only=True)
+        ]
+        ranges = [
+            (m.min_row, m.min_col - 1, m.max_row, m.max_col - 1) for m in sheet.merged_cells.ranges
         ]
     finally:
         workbook.close()
+    formulas: dict[tuple[int, int], str] = {}
+    workbook = openpyxl.load_workbook(path, data_only=False)
+    try:
+        for cells in workbook.worksheets[0].iter_rows(min_row=1):
+            for cell in cells:
+                row, column = cell.row, cell.column - 1
+                if cell.data_type == "f" and _value(rows, row, column) is None:
+                    formulas[(row, column)] = str(getattr(cell.value, "text", cell.value))
+    finally:
+        workbook.close()
+    return rows, formulas, _holding_a_value(rows, ranges)
 
 
-def _read_xls(path: Path) -> list[tuple[Cell, ...]]:
+def _read_xls(path: Path) -> Read:
+    """Cell values and merged ranges (a legacy workbook always stores formula values)."""
     import xlrd
 
-    book = xlrd.open_workbook(str(path), on_demand=True)
+    book = xlrd.open_workbook(str(path), on_demand=True, formatting_info=True)
     try:
         sheet = book.sheet_by_index(0)
-        return [tuple(_clean(c.value) for c in sheet.row(r)) for r in range(sheet.nrows)]
+        rows = [tuple(_clean(c.value) for c in sheet.row(r)) for r in range(sheet.nrows)]
+        # xlrd: 0-based (first row, row after last, first column, column after last)
+        ranges = [(r0 + 1, c0, r1, c1 - 1) for r0, r1, c0, c1 in sheet.merged_cells]
     finally:
         book.release_resources()
+    return rows, {}, _holding_a_value(rows, ranges)
 
 
 def read_table(path: Path) -> Table:
@@ -70,10 +150,10 @@ def read_table(path: Path) -> Table:
         raise MepipeError("annotation file not found", path)
     reader = _read_xls if path.suffix.lower() == ".xls" else _read_xlsx
     try:
-        rows = reader(path)
+        rows, formulas, merged = reader(path)
     except Exception as exc:  # both libraries raise many types for a damaged file
         raise MepipeError(f"cannot read spreadsheet ({type(exc).__name__}: {exc})", path) from None
-    return Table(path, tuple((number, cells) for number, cells in enumerate(rows, start=1)))
+    return Table(path, tuple(enumerate(rows, start=1)), formulas, merged)
 
 
 def _key(text: str) -> str:
