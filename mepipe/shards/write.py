@@ -218,9 +218,7 @@ def _align_all(
         finally:
             landmarker.close()
         return
-    # spawn, not fork: mediapipe and OpenCV start threads that a fork does not survive
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, init_worker, (options,)) as executor:
+    with worker_pool(options, workers) as executor:
         futures = [executor.submit(align_in_worker, clip) for clip in jobs]
         try:
             for future in as_completed(futures):
@@ -228,6 +226,14 @@ def _align_all(
         finally:
             for future in futures:
                 future.cancel()
+
+
+def worker_pool(options: ShardOptions, workers: int) -> ProcessPoolExecutor:
+    """`workers` processes that align clips, each with its own Landmarker; they exit when
+    this process dies, even by `kill -9` (mepipe.parent_watch)."""
+    # spawn, not fork: mediapipe and OpenCV start threads that a fork does not survive
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, context, init_worker, (options, os.getpid()))
 
 
 # --- writing a shard ---------------------------------------------------------------------
