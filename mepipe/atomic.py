@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,15 @@ def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     finally:
         if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+def link_or_copy(source: str | Path, target: str | Path) -> None:
+    """A hard link of `source` at `target`, or a copy where the file system cannot link.
+    Safe for files that are only ever replaced by rename, never rewritten in place."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

@@ -63,6 +63,7 @@ def test_every_file_of_an_ingest_follows_the_umask(tmp_path, mask, mode):
         "ingest_report.json",
         "index.json",
         "sub01-000000.tar",
+        "casme2.lock",
     }
     assert {str(p): mode_of(p) for p in written} == {str(p): mode for p in written}
     folders = [p for p in (tmp_path / "data").rglob("*") if p.is_dir()]
