@@ -180,11 +180,22 @@ def test_the_switch_without_an_exchanging_rename(tmp_path, monkeypatch):
     assert not output.staging.exists() and not output.previous.exists()
 
 
-def test_the_switch_in_one_exchanging_rename(tmp_path):
+def test_the_switch_in_one_exchanging_rename(tmp_path, monkeypatch):
+    import mepipe.staging as staging
+
+    swaps = []
+    real_exchange = staging._exchange
+
+    def exchange(a: Path, b: Path) -> bool:
+        swaps.append(real_exchange(a, b))
+        return swaps[-1]
+
+    monkeypatch.setattr(staging, "_exchange", exchange)
     output = DatabaseOutput(tmp_path, "casme2")
     make_version(output.live, "old")
     make_version(output.staging, "new")
     output.publish()
+    assert swaps == [True]  # Linux: renameat2(RENAME_EXCHANGE)
     assert (output.live / "manifest.parquet").read_text() == "new"
     assert not output.staging.exists() and not output.previous.exists()
 
@@ -217,15 +228,15 @@ with database_output(sys.argv[1], "casme2"):
 
 def test_a_second_ingest_fails_at_once_naming_the_run_that_holds_the_output(release, tmp_path):
     out = tmp_path / "data"
-    holder = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", _HOLDER, str(out)],
         env=ENV,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    ) as holder:
+        assert holder.stdin is not None and holder.stdout is not None
+        assert holder.stdout.readline().strip() == "holding"
         second = subprocess.run(
             [sys.executable, "-m", "mepipe", "ingest", "casme2", str(release), "--out", str(out)],
             env=ENV,
@@ -233,10 +244,7 @@ def test_a_second_ingest_fails_at_once_naming_the_run_that_holds_the_output(rele
             text=True,
             timeout=120,
         )
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait(timeout=60)
+        holder.stdin.close()  # the holder's run ends
     assert second.returncode == 1
     (line,) = second.stderr.strip().splitlines()
     assert line.startswith(f"Error: {out / 'casme2'}: another run is writing here (pid ")

@@ -71,6 +71,7 @@ def test_workers_and_their_resource_tracker_exit_when_the_parent_is_killed():
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
+        parent.stdout.close()
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
