@@ -8,7 +8,8 @@ Stages, each with one job:
   validate             the frames a clip will use exist and decode (else: rejected)
   label schemes        every protocol's class, or the reason it leaves the clip out
   write_shards         align faces, write WebDataset shards (mepipe.shards; not --no-align)
-  manifest + report    written atomically; a summary table on the terminal
+  manifest + report    written beside the old version, which they then replace in one step
+                       (mepipe.staging); a summary table on the terminal
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from mepipe.images import read_frames
 from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
 from mepipe.shards import ShardOptions, add_shard_options, shard_options_from_cli, write_shards
+from mepipe.shards.plan import SHARDS_DIR
+from mepipe.staging import MANIFEST, REPORT, DatabaseOutput, database_output
 from mepipe.untrusted import markup_safe, printable
 
 
@@ -164,33 +167,68 @@ def ingest_database(
     raw_root: str | Path,
     data_dir: str | Path,
     options: IngestOptions | None = None,
-    shard_options: Any = None,
+    shard_options: ShardOptions | None = None,
     workers: int | None = None,
     console: Console | None = None,
 ) -> IngestReport:
-    """Ingest one release into `<data_dir>/<database>/` and return the report."""
+    """Ingest one release into `<data_dir>/<database>/` and return the report.
+
+    One run per database at a time (a second fails at once, naming the first); the new
+    version replaces the old one only once complete, so a failed run changes nothing.
+    """
     options = options or IngestOptions()
     console = console or Console(stderr=True)
     adapter = open_release(database, raw_root, options.adapter)
-    with console.status(f"Reading the {adapter.title} release at {markup_safe(raw_root)}"):
-        parsed = adapter.parse()
-    if not parsed.records:
-        raise MepipeError(f"no {adapter.title} clips found in the release", raw_root)
-    choose_apexes(parsed.records, database, options.smic_apex, console)
-    manifest = build_manifest(parsed.records, console)
-    db_dir = Path(data_dir) / database
-    db_dir.mkdir(parents=True, exist_ok=True)
-    if options.align:
-        manifest = write_shards(db_dir, manifest, shard_options or ShardOptions(), workers)
-    write_parquet(db_dir / "manifest.parquet", manifest)
-    report = build_report(database, Path(raw_root), manifest, parsed)
-    report.provenance = {
-        "mepipe": __version__,
-        "ingest": asdict(options),
-        "shards": asdict(shard_options or ShardOptions()) if options.align else None,
-    }
-    write_json(db_dir / "ingest_report.json", asdict(report))
+    with database_output(data_dir, database) as output:
+        with console.status(f"Reading the {adapter.title} release at {markup_safe(raw_root)}"):
+            parsed = adapter.parse()
+        if not parsed.records:
+            raise MepipeError(f"no {adapter.title} clips found in the release", raw_root)
+        choose_apexes(parsed.records, database, options.smic_apex, console)
+        manifest = build_manifest(parsed.records, console)
+        try:
+            report = write_version(
+                output, manifest, parsed, Path(raw_root), options, shard_options, workers
+            )
+        except MepipeError as exc:
+            if not output.live.exists():
+                raise
+            note = f"{exc.message}; {output.live} is unchanged"
+            raise MepipeError(note, exc.path, exc.row) from None
     print_summary(report, console)
+    return report
+
+
+def write_version(
+    output: DatabaseOutput,
+    manifest: pd.DataFrame,
+    parsed: Any,
+    raw_root: Path,
+    options: IngestOptions,
+    shard_options: ShardOptions | None,
+    workers: int | None,
+) -> IngestReport:
+    """Shards, manifest and report of the new version, built beside the live one, which
+    they then replace in one step (mepipe.staging). A file that cannot be written (full
+    disk, read-only folder) raises MepipeError naming it."""
+    shard_options = shard_options or ShardOptions()
+    try:
+        stage = output.prepare(keep_shards=options.align)
+        if options.align:
+            reuse = output.live / SHARDS_DIR
+            manifest = write_shards(stage, manifest, shard_options, workers, reuse_from=reuse)
+        write_parquet(stage / MANIFEST, manifest)
+        report = build_report(output.database, raw_root, manifest, parsed)
+        report.provenance = {
+            "mepipe": __version__,
+            "ingest": asdict(options),
+            "shards": asdict(shard_options) if options.align else None,
+        }
+        write_json(stage / REPORT, asdict(report))
+        output.publish()
+    except OSError as exc:
+        where = exc.filename or output.staging
+        raise MepipeError(f"cannot write ({exc.strerror or exc})", where) from None
     return report
 
 

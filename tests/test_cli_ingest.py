@@ -117,6 +117,23 @@ def test_truncated_frame_rejects_the_clip(casme2, tmp_path: Path):
     assert frame.name in reason and "truncated" in reason
 
 
+def test_decompression_bomb_frames_reject_their_clips_and_ingest_goes_on(casme2, tmp_path: Path):
+    from png_helpers import zero_png
+
+    root, truth = casme2
+    # The onset frame is read first (for the frame size), the apex frame later.
+    bomb = zero_png(frames_of(root, truth[0]) / f"img{truth[0].onset}.jpg", 20000, 20000)
+    huge = zero_png(frames_of(root, truth[1]) / f"img{truth[1].apex}.jpg", 12000, 12000)
+    report = run_and_report(root, tmp_path / "out")
+    reasons = {r["key"]: r["reason"] for r in report["rejected"]}
+    assert sorted(reasons) == sorted(f"casme2__{c.subject}__{c.clip}" for c in truth[:2])
+    too_large = f"{bomb}: frame is too large to decode (400 MP, over the limit of 40 MP"
+    assert too_large in reasons[f"casme2__{truth[0].subject}__{truth[0].clip}"]
+    over = f"{huge}: frame is 12000x12000 (144 MP), over the limit of 40 MP per frame"
+    assert over in reasons[f"casme2__{truth[1].subject}__{truth[1].clip}"]
+    assert report["clips_accepted"] == len(truth) - 2
+
+
 def test_apex_outside_onset_offset_and_apex_slash_are_flagged(casme2, tmp_path: Path):
     """Holes in a sheet's apex cells lose no clip: estimated, flagged, listed in the report."""
     import openpyxl

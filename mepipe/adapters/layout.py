@@ -13,8 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from PIL import Image
-
+from mepipe import images
 from mepipe.errors import MepipeError
 from mepipe.frames import IMAGE_EXTENSIONS
 
@@ -153,14 +152,9 @@ def child_path(folder: Path, *names: str) -> Path:
 
 
 def frame_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) from an image file's header, without decoding its pixels."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except FileNotFoundError:
-        raise MepipeError("frame file is missing", path) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MepipeError(f"cannot read image header ({exc})", path) from None
+    """(width, height) from an image file's header, without decoding its pixels; a frame
+    over mepipe.images.MAX_FRAME_PIXELS (a decompression bomb) is a MepipeError."""
+    return images.frame_size(path)
 
 
 def tree_strays(frames_dir: Path, subject: re.Pattern[str]) -> list[str]:

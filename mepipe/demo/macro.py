@@ -8,15 +8,13 @@ Label names and codes are read from manifests/databases.toml, never repeated her
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mepipe.atomic import write_bytes
+from mepipe.atomic import atomic_path, write_bytes
 from mepipe.demo.face import EMOTION_MOTIONS, Look, landmarks_in_frame, render_clip
 from mepipe.demo.truth import DemoClip
 from mepipe.protocols import database_info
@@ -79,13 +77,10 @@ def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     OpenCV's own MJPEG writer rather than FFmpeg's: FFmpeg's rate control encodes the first
     frame differently from the rest, so a neutral last frame would not match the first.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         height, width = frames[0].shape[:2]
         writer = cv2.VideoWriter(
-            tmp,
+            str(tmp),
             cv2.CAP_OPENCV_MJPEG,
             cv2.VideoWriter_fourcc(*"MJPG"),
             fps,
@@ -97,10 +92,6 @@ def _write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _numbers(rng: np.random.Generator, count: int, upto: int) -> list[int]:

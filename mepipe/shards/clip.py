@@ -22,6 +22,7 @@ from mepipe.align.quality import REJECTED, Verdict, assess, usable, why_unusable
 from mepipe.align.transform import fit_similarity, template, warp
 from mepipe.errors import MepipeError
 from mepipe.images import read_frames
+from mepipe.parent_watch import exit_with_parent
 from mepipe.shards.options import ShardOptions
 
 STAGES = ("decode", "landmarks", "warp", "encode", "write")
@@ -79,8 +80,10 @@ def new_landmarker(options: ShardOptions) -> Landmarker:
 _worker: dict[str, Any] = {}
 
 
-def init_worker(options: ShardOptions) -> None:
-    """ProcessPoolExecutor initializer: one OpenCV thread (workers are the parallelism)."""
+def init_worker(options: ShardOptions, parent_pid: int) -> None:
+    """ProcessPoolExecutor initializer: exit when the parent (`parent_pid`) dies, one OpenCV
+    thread (workers are the parallelism)."""
+    exit_with_parent(parent_pid)
     cv2.setNumThreads(1)
     _worker["options"] = options
     _worker["landmarker"] = new_landmarker(options)

@@ -37,7 +37,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mepipe.align.quality import REJECTED, Verdict
-from mepipe.atomic import atomic_path
+from mepipe.atomic import atomic_path, link_or_copy
 from mepipe.errors import MepipeError
 from mepipe.shards.clip import (
     STAGES,
@@ -84,15 +84,22 @@ class ShardRun:
 
 
 def write_shards(
-    db_dir: Path, manifest: pd.DataFrame, options: ShardOptions, workers: int | None = None
+    db_dir: Path,
+    manifest: pd.DataFrame,
+    options: ShardOptions,
+    workers: int | None = None,
+    reuse_from: Path | None = None,
 ) -> pd.DataFrame:
     """Align and shard one database; return its manifest with the shard columns added.
 
     `manifest` holds one row per clip (docs/manifest.md); rows with status `rejected` are
     passed through. Quality rejections and flags update `status` and `reason`.
     Writes `<db_dir>/shards/*.tar` and `<db_dir>/shards/index.json` (docs/shards.md).
+    Complete shards already in `<db_dir>/shards/`, or in the shards folder `reuse_from`
+    (the live version while ingest builds its successor beside it), are reused where their
+    inputs still match; those of `reuse_from` are hard-linked, not copied.
     """
-    return run_shards(db_dir, manifest, options, workers).manifest
+    return run_shards(db_dir, manifest, options, workers, reuse_from=reuse_from).manifest
 
 
 def run_shards(
@@ -101,6 +108,7 @@ def run_shards(
     options: ShardOptions,
     workers: int | None = None,
     quiet: bool = False,
+    reuse_from: Path | None = None,
 ) -> ShardRun:
     """`write_shards`, returning timings and counts as well."""
     started = time.perf_counter()
@@ -119,6 +127,11 @@ def run_shards(
 
     done = _reusable(shards_dir, plans, options)
     _remove_leftovers(shards_dir, {plan.name for plan in plans})
+    if reuse_from is not None and reuse_from.is_dir():
+        others = _reusable(reuse_from, [plan for plan in plans if plan.name not in done], options)
+        for name, entry in others.items():
+            _link_into(reuse_from / name, shards_dir / name)
+            done[name] = entry
     index = ShardIndex(database, options.to_json(), list(done.values()))
     write_index(shards_dir, index)
     run = ShardRun(manifest, shards_reused=len(done))
@@ -200,6 +213,14 @@ def _remove_leftovers(shards_dir: Path, planned: set[str]) -> None:
             path.unlink()
 
 
+def _link_into(source: Path, target: Path) -> None:
+    """Put `source` at `target` (hard link, or copy) under a temporary name, then rename."""
+    tmp = target.with_name(f".{target.name}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    link_or_copy(source, tmp)
+    os.replace(tmp, target)
+
+
 # --- alignment, in-process or in workers -------------------------------------------------
 
 
@@ -218,9 +239,7 @@ def _align_all(
         finally:
             landmarker.close()
         return
-    # spawn, not fork: mediapipe and OpenCV start threads that a fork does not survive
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, init_worker, (options,)) as executor:
+    with worker_pool(options, workers) as executor:
         futures = [executor.submit(align_in_worker, clip) for clip in jobs]
         try:
             for future in as_completed(futures):
@@ -228,6 +247,14 @@ def _align_all(
         finally:
             for future in futures:
                 future.cancel()
+
+
+def worker_pool(options: ShardOptions, workers: int) -> ProcessPoolExecutor:
+    """`workers` processes that align clips, each with its own Landmarker; they exit when
+    this process dies, even by `kill -9` (mepipe.parent_watch)."""
+    # spawn, not fork: mediapipe and OpenCV start threads that a fork does not survive
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, context, init_worker, (options, os.getpid()))
 
 
 # --- writing a shard ---------------------------------------------------------------------
