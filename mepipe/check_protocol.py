@@ -11,23 +11,16 @@ from __future__ import annotations
 
 import csv
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from mepipe.cli_common import data_option
 from mepipe.errors import MepipeError
-from mepipe.protocols import Scheme, load_scheme
+from mepipe.protocols import Scheme
 from mepipe.records import clip_key
 from mepipe.split import read_manifests, usable_clips
-from mepipe.untrusted import markup_safe, printable
 
 
 def _number(text: str) -> int:
@@ -167,42 +160,3 @@ def _why(manifest: pd.DataFrame, clip: ReferenceClip, scheme: Scheme) -> str:
         return f"rejected: {cell('reason') or 'no reason given'}"
     excluded = cell(f"excluded_{scheme.name}")
     return f"excluded: {excluded}" if excluded else f"release label '{cell('label')}'"
-
-
-def _table(differences: list[Difference]) -> Table:
-    table = Table(title=f"{len(differences)} differences from the reference list")
-    table.add_column("", no_wrap=True)
-    # A key is what a user searches for: never cut it short, even on a narrow terminal.
-    table.add_column("clip", no_wrap=True, min_width=max(len(d.key) for d in differences))
-    for heading in ("reference", "yours", "note"):
-        table.add_column(heading)
-    colours = {"missing": "red", "extra": "yellow", "mislabelled": "magenta"}
-    for d in differences:
-        # Keys, labels and notes quote the list and the manifests: never markup.
-        cells = (d.key, d.reference or "", d.yours or "", d.note)
-        table.add_row(f"[{colours[d.kind]}]{d.kind}[/]", *(Text(printable(c)) for c in cells))
-    return table
-
-
-@click.command("check-protocol")
-@data_option
-@click.option(
-    "--reference",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="the official MEGC 2019 clip list (csv, no header)",
-)
-@click.option("--protocol", default="cde", show_default=True, help="the scheme the list is in")
-def check_protocol_command(data_dir: Path, reference: Path, protocol: str) -> None:
-    """Compare your composite clips with the official list; exit 1 on any difference."""
-    scheme = load_scheme(protocol)
-    clips = read_reference(reference, scheme)
-    differences = compare(data_dir, clips, scheme)
-    console = Console()
-    if not differences:
-        console.print(f"[green]all {len(clips)} clips match {markup_safe(reference.name)}[/]")
-        return
-    console.print(_table(differences))
-    counts = {k: sum(d.kind == k for d in differences) for k in ("missing", "extra", "mislabelled")}
-    console.print(", ".join(f"{n} {k}" for k, n in counts.items()))
-    sys.exit(1)

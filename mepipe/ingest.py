@@ -9,7 +9,7 @@ Stages, each with one job:
   label schemes        every protocol's class, or the reason it leaves the clip out
   write_shards         align faces, write WebDataset shards (mepipe.shards; not --no-align)
   manifest + report    written beside the old version, which they then replace in one step
-                       (mepipe.staging); a summary table on the terminal
+                       (mepipe.staging); the command (mepipe.cli.ingest) prints a summary
 """
 
 from __future__ import annotations
@@ -21,26 +21,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import pandas as pd
 from rich.console import Console
 from rich.progress import track
-from rich.table import Table
-from rich.text import Text
 
 from mepipe import __version__
-from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
-from mepipe.apex import APEX_METHODS, apply_apex_method, estimate_apex, needs_estimate
+from mepipe.adapters import AdapterOptions, open_release
+from mepipe.apex import apply_apex_method, estimate_apex, needs_estimate
 from mepipe.atomic import write_json, write_parquet
 from mepipe.errors import MepipeError
 from mepipe.frames import select_frames
 from mepipe.images import read_frames
 from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
-from mepipe.shards import ShardOptions, add_shard_options, shard_options_from_cli, write_shards
+from mepipe.shards import ShardOptions, write_shards
 from mepipe.shards.plan import SHARDS_DIR
 from mepipe.staging import MANIFEST, REPORT, DatabaseOutput, database_output
-from mepipe.untrusted import markup_safe, printable
+from mepipe.untrusted import markup_safe
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,8 @@ def ingest_database(
     workers: int | None = None,
     console: Console | None = None,
 ) -> IngestReport:
-    """Ingest one release into `<data_dir>/<database>/` and return the report.
+    """Ingest one release into `<data_dir>/<database>/` and return the report (which
+    `mepipe.cli.ingest.print_summary` shows).
 
     One run per database at a time (a second fails at once, naming the first); the new
     version replaces the old one only once complete, so a failed run changes nothing.
@@ -195,7 +193,6 @@ def ingest_database(
                 raise
             note = f"{exc.message}; {output.live} is unchanged"
             raise MepipeError(note, exc.path, exc.row) from None
-    print_summary(report, console)
     return report
 
 
@@ -230,99 +227,3 @@ def write_version(
         where = exc.filename or output.staging
         raise MepipeError(f"cannot write ({exc.strerror or exc})", where) from None
     return report
-
-
-def print_summary(report: IngestReport, console: Console) -> None:
-    """The terminal view of a report: labels, then every rejected or flagged clip.
-
-    Keys, reasons and notes quote the release's own text: shown escaped, never as markup.
-    """
-    table = Table(
-        title=f"{report.database}: {report.clips_accepted} of {report.clips_found} clips usable"
-    )
-    table.add_column("label")
-    table.add_column("clips", justify="right")
-    for label, count in report.labels.items():
-        table.add_row(label, str(count))
-    table.add_section()
-    table.add_row("rejected", str(len(report.rejected)))
-    table.add_row("flagged", str(len(report.flagged)))
-    table.add_row("unlabelled sequences", str(len(report.unlabelled)))
-    table.add_row("stray files ignored", str(len(report.stray_files)))
-    console.print(table)
-    for title, items in (("Rejected", report.rejected), ("Flagged", report.flagged)):
-        if items:
-            detail = Table(title=title, show_lines=False)
-            detail.add_column("clip")
-            detail.add_column("reason")
-            for item in items:
-                detail.add_row(Text(printable(item.key)), Text(printable(item.reason)))
-            console.print(detail)
-    for note in report.notes:
-        console.print(Text(f"note: {printable(note)}"))
-
-
-@click.command("ingest")
-@click.argument("database", type=click.Choice(sorted(ADAPTERS)))
-@click.argument("raw_root", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    "data_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Data folder; writes <out>/<database>/.",
-)
-@click.option(
-    "--variant",
-    type=click.Choice(["raw", "cropped"]),
-    default="raw",
-    show_default=True,
-    help="CASME II / SMIC frames to read.",
-)
-@click.option(
-    "--smic-subsets",
-    default="HS,VIS,NIR",
-    show_default=True,
-    help="SMIC camera sets to read, comma-separated.",
-)
-@click.option(
-    "--smic-apex",
-    type=click.Choice(APEX_METHODS),
-    default="midpoint",
-    show_default=True,
-    help="How to choose SMIC's unannotated apex.",
-)
-@click.option("--oulu-modality", type=click.Choice(["VL", "NI"]), default="VL", show_default=True)
-@click.option(
-    "--oulu-lighting",
-    type=click.Choice(["Strong", "Weak", "Dark"]),
-    default="Strong",
-    show_default=True,
-)
-@click.option(
-    "--no-align", is_flag=True, help="Write only the manifest: no face alignment, no shards."
-)
-@add_shard_options
-def ingest_command(
-    database: str,
-    raw_root: Path,
-    data_dir: Path,
-    variant: str,
-    smic_subsets: str,
-    smic_apex: str,
-    oulu_modality: str,
-    oulu_lighting: str,
-    no_align: bool,
-    **shard_kwargs: Any,
-) -> None:
-    """Parse the raw DATABASE release at RAW_ROOT (the folder you unpacked) into a manifest."""
-    subsets = tuple(s.strip() for s in smic_subsets.split(",") if s.strip())
-    adapter_options = AdapterOptions(
-        variant=variant,
-        smic_subsets=subsets,
-        oulu_modality=oulu_modality,
-        oulu_lighting=oulu_lighting,
-    )
-    shard_options, workers = shard_options_from_cli(shard_kwargs)
-    options = IngestOptions(adapter=adapter_options, smic_apex=smic_apex, align=not no_align)
-    ingest_database(database, raw_root, data_dir, options, shard_options, workers)

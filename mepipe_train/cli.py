@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mepipe.cli_common import ErrorReportingGroup
+from mepipe.cli.common import ErrorReportingGroup
 from mepipe_train.config import TrainConfig, load_config
 
 _TYPES = {"int": int, "float": float, "str": str, "tuple[str, ...]": str}
@@ -118,10 +118,14 @@ def evaluate_command(run: str) -> None:
 @click.option("--split", default=None, type=click.Path(exists=True, dir_okay=False),
               help="split parquet (default: made with mepipe.split.loso_split)")  # fmt: skip
 def demo_command(data: str, out: str, split: str | None) -> None:
-    """A tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints the metrics."""
+    """A tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints the metrics.
+
+    The training half of the README demo, after `mepipe demo` wrote the data and the split.
+    """
     from mepipe_train.demo import demo_loso
 
     print_metrics(demo_loso(data, out, split))
+    Console(stderr=True).print(f"run -> {out} (metrics.json, confusion.png, reconstruction.png)")
 
 
 @main.command("synthetic")

@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from mepipe.align.quality import Thresholds
-from mepipe.shards import ShardOptions, add_shard_options, shard_options_from_cli
+from mepipe.cli.shard_options import add_shard_options, shard_options_from_cli
+from mepipe.shards import ShardOptions
 
 
 def _command(seen: list):
