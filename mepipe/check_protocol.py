@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mepipe.contract.manifest import ClipStatus
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme
 from mepipe.records import clip_key
@@ -156,7 +157,7 @@ def _why(manifest: pd.DataFrame, clip: ReferenceClip, scheme: Scheme) -> str:
         value = row.get(column)
         return None if value is None or pd.isna(value) else str(value)
 
-    if row["status"] == "rejected":
+    if row["status"] == ClipStatus.REJECTED:
         return f"rejected: {cell('reason') or 'no reason given'}"
     excluded = cell(f"excluded_{scheme.name}")
     return f"excluded: {excluded}" if excluded else f"release label '{cell('label')}'"

@@ -29,6 +29,7 @@ from mepipe import __version__
 from mepipe.adapters import AdapterOptions, open_release
 from mepipe.apex import apply_apex_method, estimate_apex, needs_estimate
 from mepipe.atomic import write_json, write_parquet
+from mepipe.contract.manifest import FRAME_COLUMNS, MANIFEST_NAME, ClipStatus
 from mepipe.errors import MepipeError
 from mepipe.frames import select_frames
 from mepipe.images import read_frames
@@ -36,7 +37,7 @@ from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
 from mepipe.shards import ShardOptions, write_shards
 from mepipe.shards.plan import SHARDS_DIR
-from mepipe.staging import MANIFEST, REPORT, DatabaseOutput, database_output
+from mepipe.staging import REPORT, DatabaseOutput, database_output
 from mepipe.untrusted import markup_safe
 
 
@@ -61,7 +62,7 @@ def validate(record: ClipRecord, selection: FrameSelection) -> str | None:
 def clip_row(record: ClipRecord) -> dict[str, Any]:
     """The manifest row of one clip: its record, its chosen frames and every scheme's label."""
     selection = None
-    status, reason = "ok", record.reject_reason
+    status, reason = ClipStatus.OK, record.reject_reason
     if reason is None:
         try:
             selection = select_frames(record)
@@ -71,9 +72,9 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
         reason = validate(record, selection)
     flags = [f for f in (record.flag, selection.flag if selection else None) if f]
     if reason is not None:
-        status = "rejected"
+        status = ClipStatus.REJECTED
     elif flags:
-        status, reason = "flagged", "; ".join(flags)
+        status, reason = ClipStatus.FLAGGED, "; ".join(flags)
     row: dict[str, Any] = {
         "key": record.key,
         "database": record.database,
@@ -93,9 +94,9 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
         "height": record.height,
         "action_units": record.action_units,
         "extra": json.dumps(record.extra, sort_keys=True),
-        "neutral_frame": selection.neutral if selection and status != "rejected" else None,
+        "neutral_frame": selection.neutral if selection and status != ClipStatus.REJECTED else None,
         "expression_frames": list(selection.expression)
-        if selection and status != "rejected"
+        if selection and status != ClipStatus.REJECTED
         else [],
         "status": status,
         "reason": reason,
@@ -120,7 +121,7 @@ def build_manifest(records: list[ClipRecord], console: Console | None = None) ->
         )
     ]
     frame = pd.DataFrame(rows)
-    for column in ("onset", "apex", "offset", "neutral_frame"):
+    for column in FRAME_COLUMNS:
         frame[column] = frame[column].astype("Int64")
     return frame
 
@@ -145,13 +146,13 @@ def choose_apexes(
 def build_report(database: str, root: Path, manifest: pd.DataFrame, parsed: Any) -> IngestReport:
     report = IngestReport(database=database, root=str(root))
     report.clips_found = len(manifest)
-    usable = manifest[manifest.status != "rejected"]
+    usable = manifest[manifest.status != ClipStatus.REJECTED]
     report.clips_accepted = len(usable)
     report.labels = {str(k): int(v) for k, v in usable.label.value_counts().sort_index().items()}
     for row in manifest.itertuples():
-        if row.status == "rejected":
+        if row.status == ClipStatus.REJECTED:
             report.rejected.append(Rejection(row.key, row.reason))
-        elif row.status == "flagged":
+        elif row.status == ClipStatus.FLAGGED:
             report.flagged.append(Rejection(row.key, row.reason))
     report.unlabelled = list(parsed.unlabelled)
     report.stray_files = list(parsed.stray_files)
@@ -214,7 +215,7 @@ def write_version(
         if options.align:
             reuse = output.live / SHARDS_DIR
             manifest = write_shards(stage, manifest, shard_options, workers, reuse_from=reuse)
-        write_parquet(stage / MANIFEST, manifest)
+        write_parquet(stage / MANIFEST_NAME, manifest)
         report = build_report(output.database, raw_root, manifest, parsed)
         report.provenance = {
             "mepipe": __version__,

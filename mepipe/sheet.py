@@ -17,16 +17,16 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mepipe.align.transform import template
 from mepipe.atomic import atomic_path
+from mepipe.contract.manifest import MANIFEST_NAME, read_manifest
+from mepipe.contract.sample import IMAGES, NEUTRAL, Sample, iter_samples
 from mepipe.errors import MepipeError
 from mepipe.images import read_frames
 from mepipe.shards.index import read_index
 from mepipe.shards.plan import SHARDS_DIR, plain
-from mepipe.shards.read import Sample, iter_samples
 
 TILE = 128
 CAPTION_WIDTH = 230
 GAP = 4
-FRAMES = ("neutral", "e0", "e1", "e2", "e3", "e4")
 POINT_COLOURS = ("#00ff66", "#00ff66", "#ffcc00", "#ff3366", "#ff3366")
 
 
@@ -61,7 +61,7 @@ def contact_sheet(
     db_dir: Path, limit: int = 24, keys: tuple[str, ...] = (), landmarks: bool = False
 ) -> Image.Image:
     """The sheet of the first `limit` usable clips (or of `keys`) of one database."""
-    manifest = pd.read_parquet(db_dir / "manifest.parquet")
+    manifest = read_manifest(db_dir / MANIFEST_NAME)
     if "shard" not in manifest.columns:
         raise MepipeError("manifest has no shard column: ingest without --no-align", db_dir)
     rows = manifest[manifest["shard"].notna()].sort_values("key")
@@ -82,7 +82,7 @@ def contact_sheet(
 
     raws = [_raw_tile(row) for _, row in rows.iterrows()] if landmarks else []
     raw_width = max((r.width for r in raws), default=0) + (GAP if raws else 0)
-    width = CAPTION_WIDTH + raw_width + len(FRAMES) * (TILE + GAP)
+    width = CAPTION_WIDTH + raw_width + len(IMAGES) * (TILE + GAP)
     header = 22
     sheet = Image.new("RGB", (width, header + len(rows) * (TILE + GAP)), "white")
     draw = ImageDraw.Draw(sheet)
@@ -90,7 +90,7 @@ def contact_sheet(
     x0 = CAPTION_WIDTH + raw_width
     if raws:
         draw.text((CAPTION_WIDTH, 4), "raw + detected points", fill="black", font=small)
-    for j, name in enumerate(FRAMES):
+    for j, name in enumerate(IMAGES):
         draw.text((x0 + j * (TILE + GAP), 4), name, fill="black", font=small)
     marks = template(size) * TILE / size
     for i, (_, row) in enumerate(rows.iterrows()):
@@ -113,11 +113,11 @@ def contact_sheet(
         draw.multiline_text((6, y + 4), "\n".join(caption), fill="black", font=small, spacing=3)
         if raws:
             sheet.paste(raws[i], (CAPTION_WIDTH, y))
-        for j, name in enumerate(FRAMES):
+        for j, name in enumerate(IMAGES):
             tile = Image.fromarray(sample.image(name)).resize(
                 (TILE, TILE), Image.Resampling.BILINEAR
             )
-            if landmarks and name == "neutral":
+            if landmarks and name == NEUTRAL:
                 _mark(ImageDraw.Draw(tile), marks, 2)
             sheet.paste(tile, (x0 + j * (TILE + GAP), y))
     return sheet

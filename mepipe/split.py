@@ -13,51 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from mepipe.contract.manifest import (
+    BASE_COLUMNS,
+    MANIFEST_NAME,
+    ClipStatus,
+    manifest_path,
+    manifest_paths,
+    read_manifest,
+)
+from mepipe.contract.split_table import SPLIT_COLUMNS
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme, database_info, is_micro, load_scheme
-
-MANIFEST_NAME = "manifest.parquet"
-# The manifest columns (docs/manifest.md) that the protocol commands read.
-BASE_COLUMNS = ("key", "database", "kind", "subject", "clip", "label", "status")
-SPLIT_COLUMNS = (
-    "fold",
-    "held_out",
-    "key",
-    "database",
-    "subject",
-    "domain",
-    "role",
-    "label",
-    "label_index",
-)
-
-
-def manifest_path(data_dir: Path, database: str) -> Path:
-    return Path(data_dir) / database / MANIFEST_NAME
-
-
-def _read_manifest(path: Path, require: Sequence[str]) -> pd.DataFrame:
-    """One manifest, checked for the columns the caller needs and for its own database."""
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise MepipeError(f"cannot read the manifest: {exc}", path) from None
-    missing = [c for c in (*BASE_COLUMNS, *require) if c not in frame.columns]
-    if missing:
-        raise MepipeError(
-            f"manifest has no column {', '.join(missing)} (re-run `mepipe ingest`)", path
-        )
-    database = path.parent.name
-    strangers = sorted(set(frame["database"]) - {database})
-    if strangers:
-        raise MepipeError(
-            f"manifest in folder '{database}' holds clips of {', '.join(map(str, strangers))}",
-            path,
-        )
-    twice = frame["key"][frame["key"].duplicated()]
-    if not twice.empty:
-        raise MepipeError(f"clip key {twice.iloc[0]} appears on more than one row", path)
-    return frame
 
 
 def read_manifests(
@@ -72,7 +38,7 @@ def read_manifests(
     """
     data_dir = Path(data_dir)
     if databases is None:
-        paths = sorted(data_dir.glob(f"*/{MANIFEST_NAME}"))
+        paths = manifest_paths(data_dir)
     else:
         paths = [manifest_path(data_dir, db) for db in databases]
         paths = [p for p in paths if p.exists()]
@@ -82,7 +48,7 @@ def read_manifests(
             f"no manifest found for {wanted} (expected <db>/{MANIFEST_NAME}; run `mepipe ingest`)",
             data_dir,
         )
-    frames = [_read_manifest(p, require) for p in paths]
+    frames = [read_manifest(p, (*BASE_COLUMNS, *require)) for p in paths]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -103,7 +69,7 @@ def usable_clips(manifest: pd.DataFrame, scheme: Scheme, data_dir: Path) -> pd.D
     `data_dir` only names the manifest in an error.
     """
     column = f"label_{scheme.name}"
-    frame = manifest[(manifest["status"] != "rejected") & manifest[column].notna()]
+    frame = manifest[(manifest["status"] != ClipStatus.REJECTED) & manifest[column].notna()]
     unknown = sorted(set(frame[column]) - set(scheme.classes))
     if unknown:
         bad = frame[frame[column].isin(unknown)].iloc[0]

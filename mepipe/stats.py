@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mepipe.contract.manifest import manifest_path
 from mepipe.protocols import load_scheme
-from mepipe.split import manifest_path, protocol_clips
+from mepipe.split import protocol_clips
 
 
 @dataclass

@@ -56,3 +56,27 @@ def test_a_wrong_import_breaks_a_contract(tmp_path: Path, module: str, source: s
     assert result.returncode != 0
     broken = [line for line in result.stdout.splitlines() if " BROKEN" in line]
     assert len(broken) == 1 and contract in broken[0], result.stdout
+
+
+# Each on-disk format fact, as it is spelled in code, and the one module allowed to state
+# it (mepipe.contract; docs/architecture.md). Reading a column by name is fine; stating the
+# file name, a member name, the column list or a tar header anywhere else is not.
+FORMAT_FACTS = {
+    '"manifest.parquet"': "mepipe/contract/manifest.py",
+    '"e0"': "mepipe/contract/sample.py",
+    "TarInfo(": "mepipe/contract/sample.py",
+    '"w", format=tarfile': "mepipe/contract/sample.py",
+    "SPLIT_COLUMNS = ": "mepipe/contract/split_table.py",
+    '"held_out",': "mepipe/contract/split_table.py",
+}
+
+
+def test_each_format_fact_is_stated_in_one_module():
+    sources = [
+        p
+        for folder in ("mepipe", "mepipe_train", "benchmarks")
+        for p in (ROOT / folder).rglob("*.py")
+    ]
+    for fact, owner in FORMAT_FACTS.items():
+        stated = sorted(str(p.relative_to(ROOT)) for p in sources if fact in p.read_text())
+        assert stated == [owner], f"{fact} is stated in {stated}"

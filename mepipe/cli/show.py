@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mepipe.cli.common import data_option
+from mepipe.contract.manifest import MANIFEST_NAME, manifest_path
 from mepipe.errors import MepipeError
 from mepipe.sheet import write_contact_sheet
 
@@ -28,7 +29,7 @@ def show_command(
     """Write a contact sheet (PNG): per clip the aligned neutral and five expression frames,
     label and subject."""
     db_dir = data_dir / database
-    if not (db_dir / "manifest.parquet").exists():
-        raise MepipeError(f"no manifest.parquet for database '{database}'", db_dir)
+    if not manifest_path(data_dir, database).exists():
+        raise MepipeError(f"no {MANIFEST_NAME} for database '{database}'", db_dir)
     sheet = write_contact_sheet(db_dir, out, limit, keys, landmarks)
     click.echo(f"wrote {out} ({sheet.width}x{sheet.height})")

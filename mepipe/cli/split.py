@@ -11,8 +11,9 @@ from rich.table import Table
 
 from mepipe.atomic import write_parquet
 from mepipe.cli.common import data_option, protocol_option
+from mepipe.contract.manifest import manifest_path
 from mepipe.protocols import Scheme, load_scheme
-from mepipe.split import loso_split, manifest_path
+from mepipe.split import loso_split
 
 
 def _summary(split: pd.DataFrame, scheme: Scheme) -> Table:

@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from mepipe.cli.common import data_option
+from mepipe.contract.manifest import MANIFEST_NAME as MANIFEST
 from mepipe.errors import MepipeError
 from mepipe.untrusted import printable
-from mepipe.verify import MANIFEST, databases_in, verify_database
+from mepipe.verify import databases_in, verify_database
 
 
 @click.command("verify")
