@@ -4,7 +4,6 @@ the command line override it."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,25 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from mepipe.cli.common import ErrorReportingGroup
+from mepipe.cli.options import dataclass_options
 from mepipe_train.config import TrainConfig, load_config
-
-_TYPES = {"int": int, "float": float, "str": str, "tuple[str, ...]": str}
 
 
 def config_options(command):
-    """Add one option per TrainConfig field, plus --config, to a click command."""
-    for fld in reversed(dataclasses.fields(TrainConfig)):
-        flag = fld.name.replace("_", "-")
-        default = fld.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        help_text = f"{fld.metadata['help']} [default: {shown!s}]"
-        if fld.type == "bool":
-            option = click.option(f"--{flag}/--no-{flag}", fld.name, default=None, help=help_text)
-        else:
-            option = click.option(
-                f"--{flag}", fld.name, type=_TYPES[fld.type], default=None, help=help_text
-            )
-        command = option(command)
+    """One option per TrainConfig field (mepipe.cli.options), plus --config."""
+    command = dataclass_options(TrainConfig, unset=True)(command)
     return click.option(
         "--config",
         "config_file",

@@ -3,6 +3,7 @@ of its report."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from rich.text import Text
 
 from mepipe.adapters import ADAPTERS, AdapterOptions
 from mepipe.apex import APEX_METHODS
-from mepipe.cli.shard_options import add_shard_options, shard_options_from_cli
+from mepipe.cli.options import dataclass_options, options_from_cli
 from mepipe.ingest import IngestOptions, ingest_database
 from mepipe.records import IngestReport
+from mepipe.shards.options import ShardOptions
 from mepipe.untrusted import printable
 
 
@@ -89,7 +91,13 @@ def print_summary(report: IngestReport, console: Console) -> None:
 @click.option(
     "--no-align", is_flag=True, help="Write only the manifest: no face alignment, no shards."
 )
-@add_shard_options
+@dataclass_options(ShardOptions)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes [default: all cores]",
+)
 def ingest_command(
     database: str,
     raw_root: Path,
@@ -100,6 +108,7 @@ def ingest_command(
     oulu_modality: str,
     oulu_lighting: str,
     no_align: bool,
+    workers: int | None,
     **shard_kwargs: Any,
 ) -> None:
     """Parse the raw DATABASE release at RAW_ROOT (the folder you unpacked) into a manifest."""
@@ -110,7 +119,8 @@ def ingest_command(
         oulu_modality=oulu_modality,
         oulu_lighting=oulu_lighting,
     )
-    shard_options, workers = shard_options_from_cli(shard_kwargs)
+    shard_options = options_from_cli(ShardOptions, shard_kwargs)
+    workers = workers or os.cpu_count() or 1
     options = IngestOptions(adapter=adapter_options, smic_apex=smic_apex, align=not no_align)
     console = Console(stderr=True)
     report = ingest_database(

@@ -1,4 +1,5 @@
-"""Options of alignment and shard writing (the flags that set them: mepipe.cli.shard_options)."""
+"""Options of alignment and shard writing; each field is also a `mepipe ingest` flag
+(mepipe.cli.options)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mepipe.align.quality import Thresholds
+from mepipe.errors import OptionError
 
 FORMATS = ("jpg", "png")
 ALIGN_MODES = ("clip", "per-frame")
@@ -24,20 +26,31 @@ class ShardOptions:
     thresholds: the quality checks (mepipe.align.quality.Thresholds).
     """
 
-    size: int = 224
-    format: str = "jpg"
-    quality: int = 95
-    align: str = "clip"
-    shard_size: int = 1000
+    size: int = field(default=224, metadata={"help": "crop side, pixels"})
+    format: str = field(
+        default="jpg", metadata={"help": "image format of the shard members", "choices": FORMATS}
+    )
+    quality: int = field(default=95, metadata={"help": "JPEG quality (1-100)"})
+    align: str = field(
+        default="clip",
+        metadata={
+            "help": "one transform per clip (fitted on the neutral frame), or per frame",
+            "choices": ALIGN_MODES,
+        },
+    )
+    shard_size: int = field(default=1000, metadata={"help": "at most this many samples per shard"})
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, not {self.format!r}")
+            raise OptionError(f"--format must be one of {FORMATS}, not {self.format!r}")
         if self.align not in ALIGN_MODES:
-            raise ValueError(f"align must be one of {ALIGN_MODES}, not {self.align!r}")
-        if self.size < 16 or self.shard_size < 1 or not 1 <= self.quality <= 100:
-            raise ValueError("size must be >= 16, shard_size >= 1 and quality in 1..100")
+            raise OptionError(f"--align must be one of {ALIGN_MODES}, not {self.align!r}")
+        for name, low, high in (("size", 16, None), ("shard_size", 1, None), ("quality", 1, 100)):
+            value = getattr(self, name)
+            if value < low or (high is not None and value > high):
+                bound = f">= {low}" if high is None else f"in {low}..{high}"
+                raise OptionError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict, as stored in shards/index.json to tell whether a shard can be reused."""
