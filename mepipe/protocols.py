@@ -84,6 +84,18 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class KnownGap:
+    """A clip that one circulating version of the official list lacks, though the protocol
+    counts it: `mepipe check-protocol` names it as that version's gap, not as an extra."""
+
+    database: str
+    subject: str
+    clip: str
+    version: str  # the list's version, as users know it (file name, row count)
+    reason: str
+
+
+@dataclass(frozen=True)
 class Scheme:
     """One protocol: its classes, per-database label map, named exclusions, expected counts."""
 
@@ -95,6 +107,7 @@ class Scheme:
     subsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exclusions: tuple[Exclusion, ...] = ()
     expected: dict[str, dict[str, int]] = field(default_factory=dict)
+    known_gaps: tuple[KnownGap, ...] = ()
 
     def covers(self, database: str) -> bool:
         return database in self.maps
@@ -142,6 +155,7 @@ def load_scheme(name: str) -> Scheme:
             subsets={db: tuple(v) for db, v in data.get("subsets", {}).items()},
             exclusions=tuple(Exclusion(**ex) for ex in data.get("exclude", [])),
             expected={db: dict(v) for db, v in data.get("expected", {}).items()},
+            known_gaps=tuple(KnownGap(**gap) for gap in data.get("known_gaps", [])),
         )
     except (KeyError, TypeError) as exc:
         raise MepipeError(f"protocol file is missing or misuses field {exc}", path) from None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from click.testing import CliRunner
 from protocol_manifests import CASME2, SMIC, clip, write_manifest
 
+from mepipe.check_protocol import compare, read_reference
 from mepipe.cli import main
+from mepipe.protocols import load_scheme
 
 # The user's cde set in the official list's spellings: SAMM `6`, SMIC `s01` / `s01_ne_01`.
 OFFICIAL = """\
@@ -101,6 +105,55 @@ def test_missing_extra_and_mislabelled_are_listed(data, tmp_path):
     assert "5 differences" in out
     assert "3 missing, 1 extra, 1 mislabelled" in out
     assert "casme2__sub02__EP02_04f" not in out  # matching clips are not listed
+
+
+# The 441-row version of the official list (combined_3class_gt-2.csv) lacks this clip.
+KNOWN_GAP = "samm__032__032_3_1"
+
+
+@pytest.fixture
+def data_with_032_3_1(data):
+    samm = [clip("006", "006_1_2", "anger"), clip("007", "007_2_1", "happiness")]
+    write_manifest(data, "samm", [*samm, clip("032", "032_3_1", "anger")])
+    return data
+
+
+def test_clip_the_441_row_list_lacks_is_named_as_its_known_gap(data_with_032_3_1, tmp_path):
+    _, result = check(data_with_032_3_1, tmp_path, OFFICIAL)  # like the 441-row file
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "all 9 clips match megc.csv" in out
+    assert (
+        f"{KNOWN_GAP} (negative) is not in it, a known gap of the 441-row "
+        "combined_3class_gt-2.csv: that version of the list lacks it" in out
+    )
+    assert "extra" not in out
+    # The complete list (like the 442-row file) matches without a word about gaps.
+    _, result = check(data_with_032_3_1, tmp_path, OFFICIAL + "samm,32,032_3_1,0\n")
+    assert result.exit_code == 0, result.output
+    assert "all 10 clips match megc.csv" in result.output
+    assert "known gap" not in result.output
+
+
+def test_known_gap_among_other_differences_is_listed_apart(data_with_032_3_1, tmp_path):
+    text = OFFICIAL.replace("smic,s03,s03_sur_01,2\n", "")
+    _, result = check(data_with_032_3_1, tmp_path, text)
+    assert result.exit_code == 1
+    row = row_of(result.output, KNOWN_GAP)
+    assert row[:4] == ["known gap", KNOWN_GAP, "", "negative"]
+    assert row[4].startswith("a known gap of the 441-row combined_3class_gt-2.csv")
+    assert row_of(result.output, "smic__s3__s3_sur_01")[0] == "extra"
+    assert "0 missing, 1 extra, 0 mislabelled, 1 known gap" in result.output
+
+
+def test_known_gaps_are_data_of_the_scheme_file(data_with_032_3_1, tmp_path):
+    cde = load_scheme("cde")
+    assert [(g.database, g.subject, g.clip) for g in cde.known_gaps] == [("samm", "032", "032_3_1")]
+    reference = tmp_path / "megc.csv"
+    reference.write_text(OFFICIAL)
+    without = replace(cde, known_gaps=())  # a scheme file with no [[known_gaps]] table
+    differences = compare(data_with_032_3_1, read_reference(reference, without), without)
+    assert [(d.kind, d.key) for d in differences] == [("extra", KNOWN_GAP)]
 
 
 def test_database_not_ingested_is_named(tmp_path):
