@@ -7,6 +7,7 @@ protocol is changed (or a new one added) by editing data, not code.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -17,9 +18,23 @@ from mepipe.errors import MepipeError
 
 
 def manifests_dir() -> Path:
-    """The `manifests/` folder: $MEPIPE_MANIFESTS, else the one beside the package."""
+    """The folder of protocol files: $MEPIPE_MANIFESTS, else the copy an installed wheel
+    carries inside the package (`mepipe/manifests/`, see setup.py), else `manifests/`
+    beside the package in a checkout or an editable install."""
     env = os.environ.get("MEPIPE_MANIFESTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "manifests"
+    if env:
+        return Path(env)
+    # A wheel is always unpacked onto disk, so the installed copy is a real folder.
+    installed = importlib.resources.files("mepipe") / "manifests"
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    checkout = Path(__file__).resolve().parent.parent / "manifests"
+    if checkout.is_dir():
+        return checkout
+    raise MepipeError(
+        "the protocol files are missing from this install (looked in "
+        f"{installed} and {checkout}); reinstall mepipe or set MEPIPE_MANIFESTS"
+    )
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
