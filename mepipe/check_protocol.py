@@ -8,8 +8,8 @@ is missing, extra or labelled differently is listed, and any difference exits 1.
 
 The list circulates in more than one version: the scheme file names the clips a version is
 known to lack (`[[known_gaps]]` in cde.toml: the 441-row `combined_3class_gt-2.csv` lacks
-SAMM 032_3_1). Such a clip of yours is listed as a known gap of that version, not as an
-extra, and does not count as a difference.
+SAMM 032_3_1). Checked against a list of that length, such a clip of yours is listed as a
+known gap of that version, not as an extra, and does not count as a difference.
 """
 
 from __future__ import annotations
@@ -141,7 +141,11 @@ def compare(data_dir: Path, reference: list[ReferenceClip], scheme: Scheme) -> l
     yours = usable_clips(manifest, scheme, data_dir).set_index("key")["label"].to_dict()
     everything = manifest.set_index("key")
     theirs = {c.key: c for c in reference}
-    gaps = {clip_key(g.database, g.subject, g.clip): g for g in scheme.known_gaps}
+    gaps = {  # those of the version that `reference` is, told by its length
+        clip_key(g.database, g.subject, g.clip): g
+        for g in scheme.known_gaps
+        if g.rows == len(reference)
+    }
     differences = []
     for key in sorted(theirs.keys() | yours.keys()):
         mine = yours.get(key)
@@ -152,7 +156,8 @@ def compare(data_dir: Path, reference: list[ReferenceClip], scheme: Scheme) -> l
             note = _why(everything, theirs[key], scheme)
             differences.append(Difference("missing", key, official, None, note))
         elif official is None and key in gaps:
-            note = f"a known gap of {gaps[key].version}: {gaps[key].reason}"
+            gap = gaps[key]
+            note = f"a known gap of the {gap.rows}-row {gap.version}: {gap.reason}"
             differences.append(Difference("known gap", key, None, mine, note))
         elif official is None:
             differences.append(Difference("extra", key, None, mine, ""))

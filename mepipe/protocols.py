@@ -101,12 +101,14 @@ class Exclusion:
 @dataclass(frozen=True)
 class KnownGap:
     """A clip that one circulating version of the official list lacks, though the protocol
-    counts it: `mepipe check-protocol` names it as that version's gap, not as an extra."""
+    counts it: `mepipe check-protocol` names it as that version's gap, not as an extra.
+    A list is taken for that version when it has that many clips."""
 
     database: str
     subject: str
     clip: str
-    version: str  # the list's version, as users know it (file name, row count)
+    version: str  # the file name the version circulates under
+    rows: int  # how many clips that version lists
     reason: str
 
 
