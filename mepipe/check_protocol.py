@@ -5,6 +5,11 @@ clip a row: database, subject, clip, class index (0 negative, 1 positive, 2 surp
 `cde`). It spells subjects its own way (SAMM `6`, SMIC `s01` / `s01_ne_01`); these are
 converted to the manifest's spellings (docs/manifest.md) before comparing. Every clip that
 is missing, extra or labelled differently is listed, and any difference exits 1.
+
+The list circulates in more than one version: the scheme file names the clips a version is
+known to lack (`[[known_gaps]]` in cde.toml: the 441-row `combined_3class_gt-2.csv` lacks
+SAMM 032_3_1). Checked against a list of that length, such a clip of yours is listed as a
+known gap of that version, not as an extra, and does not count as a difference.
 """
 
 from __future__ import annotations
@@ -114,13 +119,16 @@ def _parse_row(cells: list[str], scheme: Scheme, row: int) -> ReferenceClip:
     return ReferenceClip(database, subject, clip, scheme.classes[int(index)], row)
 
 
+KINDS = ("missing", "extra", "mislabelled", "known gap")
+
+
 @dataclass(frozen=True)
 class Difference:
-    kind: str  # missing | extra | mislabelled
+    kind: str  # one of KINDS
     key: str
     reference: str | None  # the class in the official list
     yours: str | None  # the class in the user's manifest
-    note: str  # why a missing clip is not in the user's set, where the manifest says
+    note: str  # why a missing clip is not in the user's set; which list lacks a known gap
 
 
 def compare(data_dir: Path, reference: list[ReferenceClip], scheme: Scheme) -> list[Difference]:
@@ -129,6 +137,11 @@ def compare(data_dir: Path, reference: list[ReferenceClip], scheme: Scheme) -> l
     yours = usable_clips(manifest, scheme, data_dir).set_index("key")["label"].to_dict()
     everything = manifest.set_index("key")
     theirs = {c.key: c for c in reference}
+    gaps = {  # those of the version that `reference` is, told by its length
+        clip_key(g.database, g.subject, g.clip): g
+        for g in scheme.known_gaps
+        if g.rows == len(reference)
+    }
     differences = []
     for key in sorted(theirs.keys() | yours.keys()):
         mine = yours.get(key)
@@ -138,6 +151,10 @@ def compare(data_dir: Path, reference: list[ReferenceClip], scheme: Scheme) -> l
         if mine is None:
             note = _why(everything, theirs[key], scheme)
             differences.append(Difference("missing", key, official, None, note))
+        elif official is None and key in gaps:
+            gap = gaps[key]
+            note = f"a known gap of the {gap.rows}-row {gap.version}: {gap.reason}"
+            differences.append(Difference("known gap", key, None, mine, note))
         elif official is None:
             differences.append(Difference("extra", key, None, mine, ""))
         else:

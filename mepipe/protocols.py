@@ -7,6 +7,7 @@ protocol is changed (or a new one added) by editing data, not code.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -17,9 +18,23 @@ from mepipe.errors import MepipeError
 
 
 def manifests_dir() -> Path:
-    """The `manifests/` folder: $MEPIPE_MANIFESTS, else the one beside the package."""
+    """The folder of protocol files: $MEPIPE_MANIFESTS, else the copy an installed wheel
+    carries inside the package (`mepipe/manifests/`, see setup.py), else `manifests/`
+    beside the package in a checkout or an editable install."""
     env = os.environ.get("MEPIPE_MANIFESTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "manifests"
+    if env:
+        return Path(env)
+    # A wheel is always unpacked onto disk, so the installed copy is a real folder.
+    installed = importlib.resources.files("mepipe") / "manifests"
+    if isinstance(installed, Path) and installed.is_dir():
+        return installed
+    checkout = Path(__file__).resolve().parent.parent / "manifests"
+    if checkout.is_dir():
+        return checkout
+    raise MepipeError(
+        "the protocol files are missing from this install (looked in "
+        f"{installed} and {checkout}); reinstall mepipe or set MEPIPE_MANIFESTS"
+    )
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -84,6 +99,20 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class KnownGap:
+    """A clip that one circulating version of the official list lacks, though the protocol
+    counts it: `mepipe check-protocol` names it as that version's gap, not as an extra.
+    A list is taken for that version when it has that many clips."""
+
+    database: str
+    subject: str
+    clip: str
+    version: str  # the file name the version circulates under
+    rows: int  # how many clips that version lists
+    reason: str
+
+
+@dataclass(frozen=True)
 class Scheme:
     """One protocol: its classes, per-database label map, named exclusions, expected counts."""
 
@@ -95,6 +124,7 @@ class Scheme:
     subsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exclusions: tuple[Exclusion, ...] = ()
     expected: dict[str, dict[str, int]] = field(default_factory=dict)
+    known_gaps: tuple[KnownGap, ...] = ()
 
     def covers(self, database: str) -> bool:
         return database in self.maps
@@ -142,6 +172,7 @@ def load_scheme(name: str) -> Scheme:
             subsets={db: tuple(v) for db, v in data.get("subsets", {}).items()},
             exclusions=tuple(Exclusion(**ex) for ex in data.get("exclude", [])),
             expected={db: dict(v) for db, v in data.get("expected", {}).items()},
+            known_gaps=tuple(KnownGap(**gap) for gap in data.get("known_gaps", [])),
         )
     except (KeyError, TypeError) as exc:
         raise MepipeError(f"protocol file is missing or misuses field {exc}", path) from None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from click.testing import CliRunner
 from protocol_manifests import CASME2, SMIC, clip, write_manifest
 
+from mepipe.check_protocol import compare, read_reference
 from mepipe.cli import main
+from mepipe.protocols import load_scheme
 
 # The user's cde set in the official list's spellings: SAMM `6`, SMIC `s01` / `s01_ne_01`.
 OFFICIAL = """\
@@ -102,6 +106,74 @@ def test_missing_extra_and_mislabelled_are_listed(data, tmp_path):
     assert "6 differences" in out
     assert "4 missing, 1 extra, 1 mislabelled" in out
     assert "casme2__sub02__EP02_04f" not in out  # matching clips are not listed
+
+
+# The 441-row version of the official list (combined_3class_gt-2.csv) lacks this clip.
+KNOWN_GAP = "samm__032__032_3_1"
+
+
+@pytest.fixture
+def full_size(data) -> tuple:
+    """A set of 442 clips, as the complete composite set has, and the 441-row list of them
+    that lacks SAMM 032_3_1: (data folder, list text)."""
+    filler = [clip(f"{100 + i // 8}", f"{100 + i // 8}_1_{i % 8}", "anger") for i in range(432)]
+    samm = [clip("006", "006_1_2", "anger"), clip("007", "007_2_1", "happiness")]
+    write_manifest(data, "samm", [*samm, *filler, clip("032", "032_3_1", "anger")])
+    rows = OFFICIAL + "".join(f"samm,{c['subject']},{c['clip']},0\n" for c in filler)
+    assert len(rows.splitlines()) == 441
+    return data, rows
+
+
+def test_clip_the_441_row_list_lacks_is_named_as_its_known_gap(full_size, tmp_path):
+    data, rows = full_size
+    _, result = check(data, tmp_path, rows)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "all 441 clips match megc.csv" in out
+    assert (
+        f"{KNOWN_GAP} (negative) is not in it, a known gap of the 441-row "
+        "combined_3class_gt-2.csv: that version of the list lacks it" in out
+    )
+    assert "extra" not in out
+    # The complete list (like the 442-row file) matches without a word about gaps.
+    _, result = check(data, tmp_path, rows + "samm,32,032_3_1,0\n")
+    assert result.exit_code == 0, result.output
+    assert "all 442 clips match megc.csv" in result.output
+    assert "known gap" not in result.output
+
+
+def test_known_gap_among_other_differences_is_listed_apart(full_size, tmp_path):
+    data, rows = full_size
+    _, result = check(
+        data, tmp_path, rows.replace("smic,s03,s03_sur_01,2", "smic,s03,s03_sur_01,0")
+    )
+    assert result.exit_code == 1
+    row = row_of(result.output, KNOWN_GAP)
+    assert row[:4] == ["known gap", KNOWN_GAP, "", "negative"]
+    assert row[4].startswith("a known gap of the 441-row combined_3class_gt-2.csv")
+    assert row_of(result.output, "smic__s3__s3_sur_01")[0] == "mislabelled"
+    assert "0 missing, 0 extra, 1 mislabelled, 1 known gap" in result.output
+
+
+def test_a_list_of_another_length_lacking_the_clip_has_it_as_extra(full_size, tmp_path):
+    data, rows = full_size
+    _, result = check(data, tmp_path, rows.replace("samm,6,006_1_2,0\n", ""))  # 440 rows
+    assert result.exit_code == 1
+    assert row_of(result.output, KNOWN_GAP)[0] == "extra"
+    assert "0 missing, 2 extra, 0 mislabelled" in result.output
+
+
+def test_known_gaps_are_data_of_the_scheme_file(full_size, tmp_path):
+    data, rows = full_size
+    cde = load_scheme("cde")
+    assert [(g.database, g.subject, g.clip, g.rows) for g in cde.known_gaps] == [
+        ("samm", "032", "032_3_1", 441)
+    ]
+    reference = tmp_path / "megc.csv"
+    reference.write_text(rows)
+    without = replace(cde, known_gaps=())  # a scheme file with no [[known_gaps]] table
+    differences = compare(data, read_reference(reference, without), without)
+    assert [(d.kind, d.key) for d in differences] == [("extra", KNOWN_GAP)]
 
 
 def test_database_not_ingested_is_named(tmp_path):

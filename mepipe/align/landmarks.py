@@ -12,10 +12,11 @@ the confidence is the score of mediapipe's BlazeFace detector run on the same fr
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from mepipe.quiet import native_logs_hidden
 
 # FaceMesh indices. Image-left is the subject's right side.
 EYE_CENTRES = (468, 473)  # iris centres (refined landmarks), subject's right then left
@@ -87,8 +88,8 @@ class Landmarker:
     on purpose: the quality check, not mediapipe, decides what is too weak, and says so.
     """
 
+    @native_logs_hidden()  # mediapipe's native log lines stay off the terminal
     def __init__(self, max_faces: int = 2, min_detection: float = 0.2):
-        os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logging
         from mediapipe.python.solutions import face_detection, face_mesh
 
         self._mesh = face_mesh.FaceMesh(
@@ -100,7 +101,11 @@ class Landmarker:
         self._detector = face_detection.FaceDetection(
             model_selection=0, min_detection_confidence=min_detection / 2
         )
+        # mediapipe opens its models on its own threads, which log as they do: one frame
+        # through every model waits for them, so those lines fall inside the hidden window.
+        self.detect(np.zeros((16, 16, 3), np.uint8))
 
+    @native_logs_hidden()
     def detect(self, image: np.ndarray, score: bool = True) -> Detection:
         """Faces on an RGB uint8 frame (grayscale must already be three channels).
 
@@ -121,6 +126,7 @@ class Landmarker:
             best = max((float(d.score[0]) for d in detected), default=0.0)
         return Detection(tuple(faces), best)
 
+    @native_logs_hidden()
     def close(self) -> None:
         self._mesh.close()
         self._detector.close()
