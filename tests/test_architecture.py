@@ -22,9 +22,12 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
     }
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
     )
+    if "No module named 'importlinter'" in result.stderr:
+        pytest.fail("import-linter is missing: it is in the test extra, pip install -e '.[test]'")
+    return result
 
 
 def copy_project(tmp_path: Path) -> Path:
