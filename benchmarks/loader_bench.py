@@ -29,17 +29,17 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
 
+from mepipe.contract.sample import IMAGES
+from mepipe.contract.split_table import read_split
 from mepipe_train.data import (
-    EXPRESSION_MEMBERS,
     check_shards,
     load_pool,
-    read_split,
     shard_locations,
 )
 from mepipe_train.data import decode as decode_image
 from mepipe_train.synthetic import SyntheticSpec, build
 
-MEMBERS = ("neutral", *EXPRESSION_MEMBERS)
+MEMBERS = IMAGES
 
 
 def decode_sample(sample: dict, size: int) -> torch.Tensor:

@@ -43,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mepipe.adapters import AdapterOptions  # noqa: E402
 from mepipe.check_protocol import read_reference  # noqa: E402
+from mepipe.cli.ingest import print_summary  # noqa: E402
+from mepipe.contract.manifest import manifest_path, read_manifest  # noqa: E402
 from mepipe.demo.face import Look, render_clip  # noqa: E402
 from mepipe.demo.micro import CASME2_HEADER, SAMM_HEADERS, SAMM_PREAMBLE_ROWS  # noqa: E402
 from mepipe.ingest import IngestOptions, ingest_database  # noqa: E402
@@ -227,10 +229,11 @@ def main() -> int:
     data = work / "data"
     options = IngestOptions(adapter=AdapterOptions(smic_subsets=("HS",)), align=args.align)
     for database in scheme.evaluated:
-        ingest_database(database, work / "raw" / database, data, options, console=console)
+        report = ingest_database(database, work / "raw" / database, data, options, console=console)
+        print_summary(report, console)
 
     manifest = pd.concat(
-        pd.read_parquet(data / db / "manifest.parquet") for db in scheme.evaluated
+        read_manifest(manifest_path(data, db)) for db in scheme.evaluated
     ).set_index("key")
     truth = {c.key: c for c in clips}
     flagged = manifest[manifest.status == "flagged"]

@@ -30,3 +30,12 @@ def one_line(what: BaseException | str, limit: int = 200) -> str:
     messages (torch, pyarrow) run to many lines, and an `Error:` line must stay one line."""
     text = " ".join(str(what).split()) or type(what).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class OptionError(MepipeError, ValueError):
+    """A bad option value, from the command line, from Python or from a saved configuration;
+    the message names the option (`--size must be >= 16, got 8`).
+
+    The one error type for option values of both CLIs: a MepipeError, so the commands print
+    it as one line and exit 1; a ValueError, so Python callers may catch it as one.
+    """

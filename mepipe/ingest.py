@@ -9,7 +9,7 @@ Stages, each with one job:
   label schemes        every protocol's class, or the reason it leaves the clip out
   write_shards         align faces, write WebDataset shards (mepipe.shards; not --no-align)
   manifest + report    written beside the old version, which they then replace in one step
-                       (mepipe.staging); a summary table on the terminal
+                       (mepipe.staging); the command (mepipe.cli.ingest) prints a summary
 """
 
 from __future__ import annotations
@@ -21,26 +21,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import pandas as pd
 from rich.console import Console
 from rich.progress import track
-from rich.table import Table
-from rich.text import Text
 
 from mepipe import __version__
-from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
-from mepipe.apex import APEX_METHODS, apply_apex_method, estimate_apex, needs_estimate
+from mepipe.adapters import AdapterOptions, open_release
+from mepipe.apex import apply_apex_method, estimate_apex, needs_estimate
 from mepipe.atomic import write_json, write_parquet
+from mepipe.contract.manifest import FRAME_COLUMNS, MANIFEST_NAME, ClipStatus
 from mepipe.errors import MepipeError
 from mepipe.frames import select_frames
 from mepipe.images import read_frames
 from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
-from mepipe.shards import ShardOptions, add_shard_options, shard_options_from_cli, write_shards
+from mepipe.shards import ShardOptions, write_shards
 from mepipe.shards.plan import SHARDS_DIR
-from mepipe.staging import MANIFEST, REPORT, DatabaseOutput, database_output
-from mepipe.untrusted import markup_safe, printable
+from mepipe.staging import REPORT, DatabaseOutput, database_output
+from mepipe.untrusted import markup_safe
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ def validate(record: ClipRecord, selection: FrameSelection) -> str | None:
 def clip_row(record: ClipRecord) -> dict[str, Any]:
     """The manifest row of one clip: its record, its chosen frames and every scheme's label."""
     selection = None
-    status, reason = "ok", record.reject_reason
+    status, reason = ClipStatus.OK, record.reject_reason
     if reason is None:
         try:
             selection = select_frames(record)
@@ -74,9 +72,9 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
         reason = validate(record, selection)
     flags = [f for f in (record.flag, selection.flag if selection else None) if f]
     if reason is not None:
-        status = "rejected"
+        status = ClipStatus.REJECTED
     elif flags:
-        status, reason = "flagged", "; ".join(flags)
+        status, reason = ClipStatus.FLAGGED, "; ".join(flags)
     row: dict[str, Any] = {
         "key": record.key,
         "database": record.database,
@@ -96,9 +94,9 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
         "height": record.height,
         "action_units": record.action_units,
         "extra": json.dumps(record.extra, sort_keys=True),
-        "neutral_frame": selection.neutral if selection and status != "rejected" else None,
+        "neutral_frame": selection.neutral if selection and status != ClipStatus.REJECTED else None,
         "expression_frames": list(selection.expression)
-        if selection and status != "rejected"
+        if selection and status != ClipStatus.REJECTED
         else [],
         "status": status,
         "reason": reason,
@@ -123,7 +121,7 @@ def build_manifest(records: list[ClipRecord], console: Console | None = None) ->
         )
     ]
     frame = pd.DataFrame(rows)
-    for column in ("onset", "apex", "offset", "neutral_frame"):
+    for column in FRAME_COLUMNS:
         frame[column] = frame[column].astype("Int64")
     return frame
 
@@ -148,13 +146,13 @@ def choose_apexes(
 def build_report(database: str, root: Path, manifest: pd.DataFrame, parsed: Any) -> IngestReport:
     report = IngestReport(database=database, root=str(root))
     report.clips_found = len(manifest)
-    usable = manifest[manifest.status != "rejected"]
+    usable = manifest[manifest.status != ClipStatus.REJECTED]
     report.clips_accepted = len(usable)
     report.labels = {str(k): int(v) for k, v in usable.label.value_counts().sort_index().items()}
     for row in manifest.itertuples():
-        if row.status == "rejected":
+        if row.status == ClipStatus.REJECTED:
             report.rejected.append(Rejection(row.key, row.reason))
-        elif row.status == "flagged":
+        elif row.status == ClipStatus.FLAGGED:
             report.flagged.append(Rejection(row.key, row.reason))
     report.unlabelled = list(parsed.unlabelled)
     report.stray_files = list(parsed.stray_files)
@@ -171,7 +169,8 @@ def ingest_database(
     workers: int | None = None,
     console: Console | None = None,
 ) -> IngestReport:
-    """Ingest one release into `<data_dir>/<database>/` and return the report.
+    """Ingest one release into `<data_dir>/<database>/` and return the report (which
+    `mepipe.cli.ingest.print_summary` shows).
 
     One run per database at a time (a second fails at once, naming the first); the new
     version replaces the old one only once complete, so a failed run changes nothing.
@@ -195,7 +194,6 @@ def ingest_database(
                 raise
             note = f"{exc.message}; {output.live} is unchanged"
             raise MepipeError(note, exc.path, exc.row) from None
-    print_summary(report, console)
     return report
 
 
@@ -217,7 +215,7 @@ def write_version(
         if options.align:
             reuse = output.live / SHARDS_DIR
             manifest = write_shards(stage, manifest, shard_options, workers, reuse_from=reuse)
-        write_parquet(stage / MANIFEST, manifest)
+        write_parquet(stage / MANIFEST_NAME, manifest)
         report = build_report(output.database, raw_root, manifest, parsed)
         report.provenance = {
             "mepipe": __version__,
@@ -230,99 +228,3 @@ def write_version(
         where = exc.filename or output.staging
         raise MepipeError(f"cannot write ({exc.strerror or exc})", where) from None
     return report
-
-
-def print_summary(report: IngestReport, console: Console) -> None:
-    """The terminal view of a report: labels, then every rejected or flagged clip.
-
-    Keys, reasons and notes quote the release's own text: shown escaped, never as markup.
-    """
-    table = Table(
-        title=f"{report.database}: {report.clips_accepted} of {report.clips_found} clips usable"
-    )
-    table.add_column("label")
-    table.add_column("clips", justify="right")
-    for label, count in report.labels.items():
-        table.add_row(label, str(count))
-    table.add_section()
-    table.add_row("rejected", str(len(report.rejected)))
-    table.add_row("flagged", str(len(report.flagged)))
-    table.add_row("unlabelled sequences", str(len(report.unlabelled)))
-    table.add_row("stray files ignored", str(len(report.stray_files)))
-    console.print(table)
-    for title, items in (("Rejected", report.rejected), ("Flagged", report.flagged)):
-        if items:
-            detail = Table(title=title, show_lines=False)
-            detail.add_column("clip")
-            detail.add_column("reason")
-            for item in items:
-                detail.add_row(Text(printable(item.key)), Text(printable(item.reason)))
-            console.print(detail)
-    for note in report.notes:
-        console.print(Text(f"note: {printable(note)}"))
-
-
-@click.command("ingest")
-@click.argument("database", type=click.Choice(sorted(ADAPTERS)))
-@click.argument("raw_root", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    "data_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Data folder; writes <out>/<database>/.",
-)
-@click.option(
-    "--variant",
-    type=click.Choice(["raw", "cropped"]),
-    default="raw",
-    show_default=True,
-    help="CASME II / SMIC frames to read.",
-)
-@click.option(
-    "--smic-subsets",
-    default="HS,VIS,NIR",
-    show_default=True,
-    help="SMIC camera sets to read, comma-separated.",
-)
-@click.option(
-    "--smic-apex",
-    type=click.Choice(APEX_METHODS),
-    default="midpoint",
-    show_default=True,
-    help="How to choose SMIC's unannotated apex.",
-)
-@click.option("--oulu-modality", type=click.Choice(["VL", "NI"]), default="VL", show_default=True)
-@click.option(
-    "--oulu-lighting",
-    type=click.Choice(["Strong", "Weak", "Dark"]),
-    default="Strong",
-    show_default=True,
-)
-@click.option(
-    "--no-align", is_flag=True, help="Write only the manifest: no face alignment, no shards."
-)
-@add_shard_options
-def ingest_command(
-    database: str,
-    raw_root: Path,
-    data_dir: Path,
-    variant: str,
-    smic_subsets: str,
-    smic_apex: str,
-    oulu_modality: str,
-    oulu_lighting: str,
-    no_align: bool,
-    **shard_kwargs: Any,
-) -> None:
-    """Parse the raw DATABASE release at RAW_ROOT (the folder you unpacked) into a manifest."""
-    subsets = tuple(s.strip() for s in smic_subsets.split(",") if s.strip())
-    adapter_options = AdapterOptions(
-        variant=variant,
-        smic_subsets=subsets,
-        oulu_modality=oulu_modality,
-        oulu_lighting=oulu_lighting,
-    )
-    shard_options, workers = shard_options_from_cli(shard_kwargs)
-    options = IngestOptions(adapter=adapter_options, smic_apex=smic_apex, align=not no_align)
-    ingest_database(database, raw_root, data_dir, options, shard_options, workers)

@@ -11,24 +11,22 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import click
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from mepipe.align.transform import template
 from mepipe.atomic import atomic_path
-from mepipe.cli_common import data_option
+from mepipe.contract.manifest import MANIFEST_NAME, read_manifest
+from mepipe.contract.sample import IMAGES, NEUTRAL, Sample, iter_samples
 from mepipe.errors import MepipeError
 from mepipe.images import read_frames
 from mepipe.shards.index import read_index
 from mepipe.shards.plan import SHARDS_DIR, plain
-from mepipe.shards.read import Sample, iter_samples
 
 TILE = 128
 CAPTION_WIDTH = 230
 GAP = 4
-FRAMES = ("neutral", "e0", "e1", "e2", "e3", "e4")
 POINT_COLOURS = ("#00ff66", "#00ff66", "#ffcc00", "#ff3366", "#ff3366")
 
 
@@ -63,7 +61,7 @@ def contact_sheet(
     db_dir: Path, limit: int = 24, keys: tuple[str, ...] = (), landmarks: bool = False
 ) -> Image.Image:
     """The sheet of the first `limit` usable clips (or of `keys`) of one database."""
-    manifest = pd.read_parquet(db_dir / "manifest.parquet")
+    manifest = read_manifest(db_dir / MANIFEST_NAME)
     if "shard" not in manifest.columns:
         raise MepipeError("manifest has no shard column: ingest without --no-align", db_dir)
     rows = manifest[manifest["shard"].notna()].sort_values("key")
@@ -84,7 +82,7 @@ def contact_sheet(
 
     raws = [_raw_tile(row) for _, row in rows.iterrows()] if landmarks else []
     raw_width = max((r.width for r in raws), default=0) + (GAP if raws else 0)
-    width = CAPTION_WIDTH + raw_width + len(FRAMES) * (TILE + GAP)
+    width = CAPTION_WIDTH + raw_width + len(IMAGES) * (TILE + GAP)
     header = 22
     sheet = Image.new("RGB", (width, header + len(rows) * (TILE + GAP)), "white")
     draw = ImageDraw.Draw(sheet)
@@ -92,7 +90,7 @@ def contact_sheet(
     x0 = CAPTION_WIDTH + raw_width
     if raws:
         draw.text((CAPTION_WIDTH, 4), "raw + detected points", fill="black", font=small)
-    for j, name in enumerate(FRAMES):
+    for j, name in enumerate(IMAGES):
         draw.text((x0 + j * (TILE + GAP), 4), name, fill="black", font=small)
     marks = template(size) * TILE / size
     for i, (_, row) in enumerate(rows.iterrows()):
@@ -115,11 +113,11 @@ def contact_sheet(
         draw.multiline_text((6, y + 4), "\n".join(caption), fill="black", font=small, spacing=3)
         if raws:
             sheet.paste(raws[i], (CAPTION_WIDTH, y))
-        for j, name in enumerate(FRAMES):
+        for j, name in enumerate(IMAGES):
             tile = Image.fromarray(sample.image(name)).resize(
                 (TILE, TILE), Image.Resampling.BILINEAR
             )
-            if landmarks and name == "neutral":
+            if landmarks and name == NEUTRAL:
                 _mark(ImageDraw.Draw(tile), marks, 2)
             sheet.paste(tile, (x0 + j * (TILE + GAP), y))
     return sheet
@@ -139,26 +137,3 @@ def write_contact_sheet(
     with atomic_path(out) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return sheet
-
-
-@click.command("show")
-@data_option
-@click.option("--db", "database", required=True, help="database to show (casme2, samm, ...)")
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write"
-)
-@click.option("--limit", default=24, show_default=True, help="at most this many clips")
-@click.option("--key", "keys", multiple=True, help="show these clip keys (repeatable)")
-@click.option(
-    "--landmarks", is_flag=True, help="add the raw neutral frame with the detected points"
-)
-def show_command(
-    data_dir: Path, database: str, out: Path, limit: int, keys: tuple[str, ...], landmarks: bool
-) -> None:
-    """Write a contact sheet (PNG): per clip the aligned neutral and five expression frames,
-    label and subject."""
-    db_dir = data_dir / database
-    if not (db_dir / "manifest.parquet").exists():
-        raise MepipeError(f"no manifest.parquet for database '{database}'", db_dir)
-    sheet = write_contact_sheet(db_dir, out, limit, keys, landmarks)
-    click.echo(f"wrote {out} ({sheet.width}x{sheet.height})")

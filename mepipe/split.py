@@ -11,58 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import click
 import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
-from mepipe.atomic import write_parquet
-from mepipe.cli_common import data_option, protocol_option
+from mepipe.contract.manifest import (
+    BASE_COLUMNS,
+    MANIFEST_NAME,
+    ClipStatus,
+    manifest_path,
+    manifest_paths,
+    read_manifest,
+)
+from mepipe.contract.split_table import SPLIT_COLUMNS
 from mepipe.errors import MepipeError
 from mepipe.protocols import Scheme, database_info, is_micro, load_scheme
-
-MANIFEST_NAME = "manifest.parquet"
-# The manifest columns (docs/manifest.md) that the protocol commands read.
-BASE_COLUMNS = ("key", "database", "kind", "subject", "clip", "label", "status")
-SPLIT_COLUMNS = (
-    "fold",
-    "held_out",
-    "key",
-    "database",
-    "subject",
-    "domain",
-    "role",
-    "label",
-    "label_index",
-)
-
-
-def manifest_path(data_dir: Path, database: str) -> Path:
-    return Path(data_dir) / database / MANIFEST_NAME
-
-
-def _read_manifest(path: Path, require: Sequence[str]) -> pd.DataFrame:
-    """One manifest, checked for the columns the caller needs and for its own database."""
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise MepipeError(f"cannot read the manifest: {exc}", path) from None
-    missing = [c for c in (*BASE_COLUMNS, *require) if c not in frame.columns]
-    if missing:
-        raise MepipeError(
-            f"manifest has no column {', '.join(missing)} (re-run `mepipe ingest`)", path
-        )
-    database = path.parent.name
-    strangers = sorted(set(frame["database"]) - {database})
-    if strangers:
-        raise MepipeError(
-            f"manifest in folder '{database}' holds clips of {', '.join(map(str, strangers))}",
-            path,
-        )
-    twice = frame["key"][frame["key"].duplicated()]
-    if not twice.empty:
-        raise MepipeError(f"clip key {twice.iloc[0]} appears on more than one row", path)
-    return frame
 
 
 def read_manifests(
@@ -77,7 +38,7 @@ def read_manifests(
     """
     data_dir = Path(data_dir)
     if databases is None:
-        paths = sorted(data_dir.glob(f"*/{MANIFEST_NAME}"))
+        paths = manifest_paths(data_dir)
     else:
         paths = [manifest_path(data_dir, db) for db in databases]
         paths = [p for p in paths if p.exists()]
@@ -87,7 +48,7 @@ def read_manifests(
             f"no manifest found for {wanted} (expected <db>/{MANIFEST_NAME}; run `mepipe ingest`)",
             data_dir,
         )
-    frames = [_read_manifest(p, require) for p in paths]
+    frames = [read_manifest(p, (*BASE_COLUMNS, *require)) for p in paths]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -108,7 +69,7 @@ def usable_clips(manifest: pd.DataFrame, scheme: Scheme, data_dir: Path) -> pd.D
     `data_dir` only names the manifest in an error.
     """
     column = f"label_{scheme.name}"
-    frame = manifest[(manifest["status"] != "rejected") & manifest[column].notna()]
+    frame = manifest[(manifest["status"] != ClipStatus.REJECTED) & manifest[column].notna()]
     unknown = sorted(set(frame[column]) - set(scheme.classes))
     if unknown:
         bad = frame[frame[column].isin(unknown)].iloc[0]
@@ -168,53 +129,3 @@ def loso_split(data_dir: Path, protocol: str, macro: Sequence[str] = ()) -> pd.D
             )
         )
     return pd.concat(folds, ignore_index=True)[list(SPLIT_COLUMNS)]
-
-
-def _summary(split: pd.DataFrame, scheme: Scheme) -> Table:
-    """Per database: folds, and clips per class that are tested on (macro: trained on)."""
-    table = Table(title=f"LOSO split, protocol {scheme.name}")
-    table.add_column("database")
-    table.add_column("domain")
-    table.add_column("folds", justify="right")
-    for name in scheme.classes:
-        table.add_column(name, justify="right")
-    # Every clip appears once per fold; the first fold lists each clip exactly once.
-    clips = split[split["fold"] == 0]
-    folds = split[split["role"] == "test"].groupby("database")["held_out"].nunique()
-    for (database, domain), group in clips.groupby(["database", "domain"], sort=True):
-        counts = group["label"].value_counts()
-        table.add_row(
-            database,
-            domain,
-            str(folds.get(database, 0)),
-            *(str(counts.get(c, 0)) for c in scheme.classes),
-        )
-    return table
-
-
-@click.group("split")
-def split_group() -> None:
-    """Cross-validation splits over the ingested manifests."""
-
-
-@split_group.command("loso")
-@protocol_option
-@data_option
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="the split table to write (Parquet)",
-)
-@click.option("--macro", multiple=True, help="macro database for every training side (repeatable)")
-def loso_command(protocol: str, data_dir: Path, out: Path, macro: tuple[str, ...]) -> None:
-    """Leave-one-subject-out: one fold per (database, subject) of the protocol."""
-    split = loso_split(data_dir, protocol, macro)
-    write_parquet(out, split)
-    scheme = load_scheme(protocol)
-    console = Console()
-    console.print(_summary(split, scheme))
-    missing = [db for db in scheme.evaluated if not manifest_path(data_dir, db).exists()]
-    if missing:
-        console.print(f"[yellow]not ingested, so not in the split: {', '.join(missing)}[/]")
-    console.print(f"{split['fold'].nunique()} folds, {len(split)} rows -> {out}")

@@ -29,7 +29,6 @@ from mepipe.lock import exclusive_lock
 from mepipe.shards.plan import SHARDS_DIR
 
 WORK_DIR = ".ingest"
-MANIFEST = "manifest.parquet"
 REPORT = "ingest_report.json"
 
 

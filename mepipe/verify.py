@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import tarfile
 from pathlib import Path
 
-import click
-import pandas as pd
 from PIL import Image
-from rich.console import Console
 from rich.progress import Progress
 
-from mepipe.cli_common import data_option
+from mepipe.contract.manifest import MANIFEST_NAME, ClipStatus, manifest_paths, read_manifest
+from mepipe.contract.sample import iter_samples, member_names
 from mepipe.errors import MepipeError
 from mepipe.shards.index import read_index, sha256_of
 from mepipe.shards.plan import SHARDS_DIR, plain
-from mepipe.shards.read import iter_samples
-from mepipe.shards.write import member_names
-from mepipe.untrusted import printable
-
-MANIFEST = "manifest.parquet"
 
 
 def databases_in(data_dir: Path) -> list[Path]:
     """Database folders of a data directory: those holding a manifest."""
-    return sorted(p.parent for p in data_dir.glob(f"*/{MANIFEST}"))
+    return [p.parent for p in manifest_paths(data_dir)]
 
 
 def _check_image(data: bytes, size: int) -> str | None:
@@ -50,14 +42,13 @@ def _check_image(data: bytes, size: int) -> str | None:
 def verify_database(db_dir: Path, progress: Progress | None = None) -> list[str]:
     """Every mismatch between one database's manifest, index and shards, as messages."""
     db = db_dir.name
-    manifest_path = db_dir / MANIFEST
     try:
-        manifest = pd.read_parquet(manifest_path)
-    except Exception as exc:  # pyarrow raises many types for a bad file
-        return [f"{db}/{MANIFEST}: cannot read ({exc})"]
+        manifest = read_manifest(db_dir / MANIFEST_NAME, require=("key", "status"))
+    except MepipeError as exc:
+        return [str(exc)]
     shards_dir = db_dir / SHARDS_DIR
     if "shard" not in manifest.columns:
-        return [f"{db}/{MANIFEST}: has no shard column (ingested with --no-align?)"]
+        return [f"{db}/{MANIFEST_NAME}: has no shard column (ingested with --no-align?)"]
     try:
         index = read_index(shards_dir)
     except MepipeError as exc:
@@ -89,13 +80,13 @@ def verify_database(db_dir: Path, progress: Progress | None = None) -> list[str]
     for i, row in manifest.iterrows():
         key, status = str(row["key"]), plain(row["status"])
         shard = plain(row["shard"])
-        if status == "rejected":
+        if status == ClipStatus.REJECTED:
             if key in found:
                 problems.append(
                     f"{db}/{SHARDS_DIR}/{found[key]}: sample {key} is rejected in the manifest"
                 )
             continue
-        where = f"{db}/{MANIFEST}, row {i} ({key})"
+        where = f"{db}/{MANIFEST_NAME}, row {i} ({key})"
         if shard is None:
             problems.append(f"{where}: status {status} but no shard")
         elif key not in found:
@@ -145,31 +136,3 @@ def _check_shard(
     if missing:
         problems.append(f"{where}: samples listed in index.json but absent: {', '.join(missing)}")
     return problems
-
-
-@click.command("verify")
-@data_option
-@click.option("--db", "databases", multiple=True, help="only these databases (repeatable)")
-def verify_command(data_dir: Path, databases: tuple[str, ...]) -> None:
-    """Check every shard against its sha256, its images and the manifest; exit 1 on any
-    mismatch."""
-    console = Console(stderr=True)
-    folders = databases_in(data_dir)
-    if databases:
-        missing = sorted(set(databases) - {p.name for p in folders})
-        if missing:
-            raise MepipeError(f"no {MANIFEST} for database {', '.join(missing)}", data_dir)
-        folders = [p for p in folders if p.name in databases]
-    if not folders:
-        raise MepipeError(f"no <db>/{MANIFEST} found", data_dir)
-    problems: list[str] = []
-    with Progress(console=console, transient=True) as progress:
-        for folder in folders:
-            problems += verify_database(folder, progress)
-    for problem in problems:
-        click.secho(printable(problem), fg="red")
-    names = ", ".join(p.name for p in folders)
-    if problems:
-        click.secho(f"{len(problems)} problem(s) in {names}", fg="red", err=True)
-        sys.exit(1)
-    click.secho(f"all shards verified: {names}", fg="green")

@@ -4,7 +4,6 @@ the command line override it."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from mepipe.cli_common import ErrorReportingGroup
+from mepipe.cli.common import ErrorReportingGroup
+from mepipe.cli.options import dataclass_options
 from mepipe_train.config import TrainConfig, load_config
-
-_TYPES = {"int": int, "float": float, "str": str, "tuple[str, ...]": str}
 
 
 def config_options(command):
-    """Add one option per TrainConfig field, plus --config, to a click command."""
-    for fld in reversed(dataclasses.fields(TrainConfig)):
-        flag = fld.name.replace("_", "-")
-        default = fld.default
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        help_text = f"{fld.metadata['help']} [default: {shown!s}]"
-        if fld.type == "bool":
-            option = click.option(f"--{flag}/--no-{flag}", fld.name, default=None, help=help_text)
-        else:
-            option = click.option(
-                f"--{flag}", fld.name, type=_TYPES[fld.type], default=None, help=help_text
-            )
-        command = option(command)
+    """One option per TrainConfig field (mepipe.cli.options), plus --config."""
+    command = dataclass_options(TrainConfig, unset=True)(command)
     return click.option(
         "--config",
         "config_file",
@@ -118,10 +105,14 @@ def evaluate_command(run: str) -> None:
 @click.option("--split", default=None, type=click.Path(exists=True, dir_okay=False),
               help="split parquet (default: made with mepipe.split.loso_split)")  # fmt: skip
 def demo_command(data: str, out: str, split: str | None) -> None:
-    """A tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints the metrics."""
+    """A tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints the metrics.
+
+    The training half of the README demo, after `mepipe demo` wrote the data and the split.
+    """
     from mepipe_train.demo import demo_loso
 
     print_metrics(demo_loso(data, out, split))
+    Console(stderr=True).print(f"run -> {out} (metrics.json, confusion.png, reconstruction.png)")
 
 
 @main.command("synthetic")

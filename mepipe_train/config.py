@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mepipe.atomic import write_json
-from mepipe.errors import MepipeError
+from mepipe.errors import MepipeError, OptionError
 
 LOSS_NAMES = ("cls", "tri", "adv", "lir")
 BACKBONES = ("resnet18", "resnet34")
@@ -104,19 +104,19 @@ class TrainConfig:
         for fld in dataclasses.fields(self):
             problem = field_problem(fld.name, getattr(self, fld.name))
             if problem:
-                raise MepipeError(f"--{fld.name.replace('_', '-')} {problem}")
+                raise OptionError(f"--{fld.name.replace('_', '-')} {problem}")
         unknown = set(self.losses) - set(LOSS_NAMES)
         if unknown or "cls" not in self.losses:
-            raise MepipeError(
+            raise OptionError(
                 f"--losses must be a subset of {','.join(LOSS_NAMES)} containing cls, "
                 f"got {','.join(self.losses)}"
             )
         if self.backbone not in BACKBONES:
-            raise MepipeError(f"--backbone must be one of {', '.join(BACKBONES)}")
+            raise OptionError(f"--backbone must be one of {', '.join(BACKBONES)}")
         if self.device not in DEVICES:
-            raise MepipeError(f"--device must be one of {', '.join(DEVICES)}")
+            raise OptionError(f"--device must be one of {', '.join(DEVICES)}")
         if self.image_size % 32:
-            raise MepipeError(
+            raise OptionError(
                 f"--image-size must be a positive multiple of 32, got {self.image_size}"
             )
 
@@ -158,10 +158,10 @@ class TrainConfig:
                 elif part:
                     wanted.append(int(part))
             except ValueError:
-                raise MepipeError(f"--folds: cannot read '{part}' (use e.g. 0,5-9)") from None
+                raise OptionError(f"--folds: cannot read '{part}' (use e.g. 0,5-9)") from None
         missing = sorted(set(wanted) - set(available))
         if missing:
-            raise MepipeError(f"--folds names folds {missing} but the split has {len(available)}")
+            raise OptionError(f"--folds names folds {missing} but the split has {len(available)}")
         return sorted(set(wanted))
 
 

@@ -30,13 +30,11 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
 
+from mepipe.contract.manifest import ClipStatus, manifest_path, read_manifest
+from mepipe.contract.sample import EXPRESSIONS, IMAGE_FORMATS, NEUTRAL
 from mepipe.errors import MepipeError
 from mepipe.shards.index import INDEX_NAME, ShardEntry, read_index, sha256_of
 from mepipe_train.config import TrainConfig
-
-SPLIT_COLUMNS = ("fold", "held_out", "key", "database", "subject", "domain", "role", "label_index")
-EXPRESSION_MEMBERS = tuple(f"e{i}" for i in range(5))
-IMAGE_EXTS = ("jpg", "png")
 
 
 @dataclass(frozen=True)
@@ -64,40 +62,6 @@ class Fold:
     def train_subjects(self) -> list[str]:
         """`database/subject` ids of the training side, D_s's classes (sorted, stable)."""
         return sorted({f"{i.database}/{i.subject}" for i in self.train})
-
-
-def read_split(path: str | Path) -> pd.DataFrame:
-    """A split parquet (docs/splits.md), checked for the columns training needs."""
-    path = Path(path)
-    try:
-        table = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise MepipeError("split file not found", path) from None
-    except Exception as exc:
-        raise MepipeError(f"cannot read split parquet ({exc})", path) from None
-    return check_split(table, str(path))
-
-
-def check_split(table: pd.DataFrame, where: str = "split table") -> pd.DataFrame:
-    missing = [c for c in SPLIT_COLUMNS if c not in table.columns]
-    if missing:
-        raise MepipeError(f"split table lacks column(s) {', '.join(missing)}", where)
-    bad = table[~table["role"].isin(["train", "test"])]
-    if len(bad):
-        raise MepipeError(
-            f"role must be train or test, got '{bad['role'].iloc[0]}'", where, int(bad.index[0])
-        )
-    leak = table[
-        (table["role"] == "train")
-        & (table["held_out"] == table["database"] + "/" + table["subject"])
-    ]
-    if len(leak):
-        raise MepipeError(
-            f"the held-out subject's clip {leak['key'].iloc[0]} is on the training side",
-            where,
-            int(leak.index[0]),
-        )
-    return table
 
 
 def folds_from_split(table: pd.DataFrame) -> list[Fold]:
@@ -128,21 +92,15 @@ def shard_locations(data_dir: str | Path, databases: Iterable[str]) -> dict[str,
     """key -> shard file, from each database's manifest (status != rejected, shard set)."""
     where: dict[str, Path] = {}
     for database in sorted(set(databases)):
-        manifest = Path(data_dir) / database / "manifest.parquet"
-        try:
-            table = pd.read_parquet(manifest)
-        except FileNotFoundError:
-            raise MepipeError("manifest not found (run `mepipe ingest` first)", manifest) from None
-        except Exception as exc:
-            raise MepipeError(f"cannot read manifest ({exc})", manifest) from None
-        missing = [c for c in ("key", "status", "shard") if c not in table.columns]
-        if missing:
+        manifest = manifest_path(data_dir, database)
+        table = read_manifest(manifest, require=("key", "status"))
+        if "shard" not in table.columns:
             raise MepipeError(
-                f"manifest has no {', '.join(missing)} column: the trainer reads shards "
+                "manifest has no shard column: the trainer reads shards "
                 "(run `mepipe ingest` without --no-align)",
                 manifest,
             )
-        usable = table[(table["status"] != "rejected") & table["shard"].notna()]
+        usable = table[(table["status"] != ClipStatus.REJECTED) & table["shard"].notna()]
         for key, shard in zip(usable["key"], usable["shard"], strict=True):
             where[key] = manifest.parent / shard
     return where
@@ -167,7 +125,7 @@ class _KeyFilter:
 
 
 def _member(sample: dict, name: str, url: str) -> bytes:
-    for ext in IMAGE_EXTS:
+    for ext in IMAGE_FORMATS:
         if f"{name}.{ext}" in sample:
             return sample[f"{name}.{ext}"]
     raise MepipeError(f"sample {sample['__key__']} has no member {name}.jpg/.png", url)
@@ -176,8 +134,8 @@ def _member(sample: dict, name: str, url: str) -> bytes:
 def _to_clip(sample: dict) -> tuple[str, ClipBytes]:
     url = sample.get("__url__", "shard")
     return sample["__key__"], ClipBytes(
-        neutral=_member(sample, "neutral", url),
-        expressions=tuple(_member(sample, m, url) for m in EXPRESSION_MEMBERS),
+        neutral=_member(sample, NEUTRAL, url),
+        expressions=tuple(_member(sample, m, url) for m in EXPRESSIONS),
     )
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from mepipe.atomic import write_parquet
+from mepipe.contract.split_table import check_split, read_split
 from mepipe_train.config import TrainConfig
-from mepipe_train.data import check_split, read_split
 from mepipe_train.loso import run_loso
 
 DEMO = dict(

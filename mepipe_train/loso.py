@@ -21,16 +21,15 @@ import pandas as pd
 import torch
 
 from mepipe.atomic import write_bytes, write_json, write_parquet
+from mepipe.contract.split_table import check_split, read_split
 from mepipe.errors import MepipeError, one_line
 from mepipe.protocols import load_scheme
 from mepipe_train import report
 from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
 from mepipe_train.data import (
     Fold,
-    check_split,
     folds_from_split,
     load_pool,
-    read_split,
     shard_locations,
 )
 from mepipe_train.eidnet import build, phase_seed, train_eidnet

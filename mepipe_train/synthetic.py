@@ -2,16 +2,15 @@
 
 For tests, benchmarks and the GPU check, which must not wait for the full pipeline (demo
 releases -> ingest -> align -> shards): manifests (docs/manifest.md), subject shards with
-the members of docs/shards.md and their index.json, and a LOSO split table (docs/splits.md). Faces come from
+the members of docs/shards.md and their index.json, and a LOSO split table (docs/splits.md),
+all written by the same code as `mepipe ingest` and `mepipe split` (mepipe.contract,
+mepipe.shards.index, mepipe.split), so the trainer's tests read real formats. Faces come from
 `mepipe.demo.face.render_clip`: micro clips move a few per cent of the frame, macro clips
 several times more, with the same motions per label, so macro data can teach micro.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +18,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from mepipe.atomic import atomic_path, write_parquet
+from mepipe.atomic import write_parquet
+from mepipe.contract.manifest import ClipStatus, manifest_path
+from mepipe.contract.sample import EXPRESSIONS, NEUTRAL, member_names, shard_writer, write_sample
 from mepipe.demo.face import Look, render_clip
 from mepipe.protocols import database_info, load_scheme
 from mepipe.records import clip_key
 from mepipe.shards.index import ShardEntry, ShardIndex, sha256_of, write_index
 from mepipe.shards.options import ShardOptions
+from mepipe.split import loso_split
 
 # Source labels each database's clips cycle through (its own vocabulary, see databases.toml).
 LABELS = {
@@ -45,6 +47,7 @@ SUBJECT_NAMES = {
 }
 FRAMES = 9  # rendered per clip: neutral first, apex in the middle
 EXPRESSION = range(2, 7)  # the five frames centred on the apex (frame 4)
+FORMAT = "jpg"
 
 
 @dataclass
@@ -66,22 +69,12 @@ def _jpeg(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def _write_shard(path: Path, samples: list[tuple[str, list[tuple[str, bytes]]]]) -> None:
-    """A tar with the members in docs/shards.md order and reproducible headers."""
-    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
-        for key, members in samples:
-            for member, data in members:
-                info = tarfile.TarInfo(f"{key}.{member}")
-                info.size, info.mtime, info.mode = len(data), 0, 0o644
-                tar.addfile(info, io.BytesIO(data))
-
-
 def _index_entry(path: Path, subject: str, samples: list) -> ShardEntry:
     """The shard's index.json entry, as `mepipe ingest` writes it (the trainer checks it)."""
     return ShardEntry(
         name=path.name,
         subject=subject,
-        keys=[key for key, _ in samples],
+        keys=[key for key, _, _ in samples],
         sha256=sha256_of(path),
         bytes=path.stat().st_size,
         inputs="synthetic",
@@ -93,7 +86,6 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
     spec = spec or SyntheticSpec()
     data_dir = Path(data_dir)
     scheme = load_scheme(spec.protocol)
-    split_rows: list[dict] = []
     look_index = 0
     for database, subjects in {**spec.micro, **spec.macro}.items():
         kind = database_info(database)["kind"]
@@ -117,12 +109,12 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                     "key": key, "database": database, "kind": kind, "subject": subject,
                     "clip": clip, "label": label, "labels": {spec.protocol: mapped},
                     "neutral_frame": 0, "expression_frames": list(EXPRESSION),
-                    "status": "ok", "size": spec.size,
+                    "status": ClipStatus.OK, "size": spec.size,
                 }  # fmt: skip
-                members = [("neutral.jpg", _jpeg(frames[0]))]
-                members += [(f"e{i}.jpg", _jpeg(frames[f])) for i, f in enumerate(EXPRESSION)]
-                members.append(("json", json.dumps(record).encode()))
-                samples.append((key, members))
+                images = {f"{NEUTRAL}.{FORMAT}": _jpeg(frames[0])}
+                for member, f in zip(EXPRESSIONS, EXPRESSION, strict=True):
+                    images[f"{member}.{FORMAT}"] = _jpeg(frames[f])
+                samples.append((key, images, record))
                 manifest_rows.append(
                     {
                         **{
@@ -134,47 +126,21 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                         "offset": FRAMES - 1,
                         "neutral_frame": 0,
                         "expression_frames": list(EXPRESSION),
-                        "status": "ok",
+                        "status": ClipStatus.OK,
                         "reason": None,
                         "shard": shard,
-                        "members": [m for m, _ in members],
+                        "members": member_names(key, FORMAT),
                         f"label_{spec.protocol}": mapped,
                         f"excluded_{spec.protocol}": reason,
                     }  # fmt: skip
                 )
-            _write_shard(data_dir / database / shard, samples)
+            with shard_writer(data_dir / database / shard) as tar:
+                for key, images, record in samples:
+                    write_sample(tar, key, images, record, FORMAT)
             entries.append(_index_entry(data_dir / database / shard, subject, samples))
         options = ShardOptions(size=spec.size).to_json()
         write_index(data_dir / database / "shards", ShardIndex(database, options, entries))
-        write_parquet(data_dir / database / "manifest.parquet", pd.DataFrame(manifest_rows))
-        split_rows += [r for r in manifest_rows if r[f"label_{spec.protocol}"] is not None]
+        write_parquet(manifest_path(data_dir, database), pd.DataFrame(manifest_rows))
     path = data_dir / "split.parquet"
-    write_parquet(path, loso_table(split_rows, spec.protocol))
+    write_parquet(path, loso_split(data_dir, spec.protocol, macro=tuple(spec.macro)))
     return path
-
-
-def loso_table(clips: list[dict], protocol: str) -> pd.DataFrame:
-    """The split table of docs/splits.md for manifest rows `clips` (one fold per micro subject)."""
-    scheme = load_scheme(protocol)
-    subjects = sorted({(c["database"], c["subject"]) for c in clips if c["kind"] == "micro"})
-    rows = []
-    for fold, (database, subject) in enumerate(subjects):
-        for c in clips:
-            held = (c["database"], c["subject"]) == (database, subject)
-            if c["kind"] == "micro" and c["database"] not in scheme.evaluated:
-                continue
-            label = c[f"label_{protocol}"]
-            rows.append(
-                {
-                    "fold": fold,
-                    "held_out": f"{database}/{subject}",
-                    "key": c["key"],
-                    "database": c["database"],
-                    "subject": c["subject"],
-                    "domain": c["kind"],
-                    "role": "test" if held else "train",
-                    "label": label,
-                    "label_index": scheme.class_index(label),
-                }  # fmt: skip
-            )
-    return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def demo_raw(tmp_path_factory) -> tuple[Path, dict]:
     """All six demo releases, written once per test session: (root, ground truth by database)."""
-    from mepipe.demo.command import write_demo_releases
+    from mepipe.demo.releases import write_demo_releases
 
     root = tmp_path_factory.mktemp("demo_raw")
     return root, write_demo_releases(root)

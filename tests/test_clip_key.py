@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from mepipe.cli import main
+from mepipe.contract.sample import iter_samples
 from mepipe.demo.micro import write_casme2
 from mepipe.records import KEY_SEPARATOR, clip_key
-from mepipe.shards.read import iter_samples
 
 # Clip names that a looser encoding would map onto one another.
 TRICKY = [

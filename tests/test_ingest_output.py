@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import mepipe.shards.write as shard_writer
+import mepipe.contract.sample as sample_writer
 from mepipe.cli import main
 from mepipe.staging import DatabaseOutput, database_output
 
@@ -71,14 +71,14 @@ def error_lines(output: str) -> list[str]:
 
 def test_a_full_disk_during_a_reingest_keeps_the_previous_data(release, data, monkeypatch):
     before = files_of(data / "casme2")
-    real_add = shard_writer._add_member
+    real_add = sample_writer._add_member
 
     def full_disk(tar, name, member):
         if not name.startswith("casme2__sub01__"):  # the second shard
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_add(tar, name, member)
 
-    monkeypatch.setattr(shard_writer, "_add_member", full_disk)
+    monkeypatch.setattr(sample_writer, "_add_member", full_disk)
     failed = ingest(release, data, "--format", "png")
     assert failed.exit_code == 1
     shard = data / ".ingest" / "casme2" / "shards" / "sub02-000000.tar"
@@ -90,7 +90,7 @@ def test_a_full_disk_during_a_reingest_keeps_the_previous_data(release, data, mo
 
     # Space again: the rerun keeps the finished png shard of the failed run, and switches.
     kept = (data / ".ingest" / "casme2" / "shards" / "sub01-000000.tar").stat().st_ino
-    monkeypatch.setattr(shard_writer, "_add_member", real_add)
+    monkeypatch.setattr(sample_writer, "_add_member", real_add)
     assert ingest(release, data, "--format", "png").exit_code == 0
     assert (data / "casme2" / "shards" / "sub01-000000.tar").stat().st_ino == kept
     manifest = pd.read_parquet(data / "casme2" / "manifest.parquet")
@@ -101,7 +101,7 @@ def test_a_full_disk_during_a_reingest_keeps_the_previous_data(release, data, mo
 
 _KILLED_INGEST = """
 import os, signal, sys
-import mepipe.shards.write as write
+import mepipe.contract.sample as write
 from mepipe.ingest import ingest_database
 from mepipe.shards import ShardOptions
 

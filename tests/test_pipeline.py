@@ -1,5 +1,6 @@
-"""README's demo command end to end: demo releases -> ingest with aligned shards -> verify
--> split -> stats -> contact sheets -> a tiny LOSO of mepipe-train on those shards."""
+"""README's demo commands end to end: `mepipe demo` (demo releases -> ingest with aligned
+shards -> verify -> split -> stats -> contact sheets), then the `mepipe-train demo` line it
+prints (a tiny LOSO of mepipe-train on those shards)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,27 @@ from click.testing import CliRunner
 
 from mepipe.cli import main
 from mepipe.protocols import load_scheme
+from mepipe_train.cli import main as train_main
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, dict]:
-    from mepipe.demo.command import run_demo
-
     out = tmp_path_factory.mktemp("demo")
-    return out, run_demo(out)
+    data_half = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    assert data_half.exit_code == 0, data_half.output
+    assert "5. contact sheets" in data_half.output
+    lines = data_half.output.splitlines()
+    train_line = next(line for line in lines if line.startswith("mepipe-train demo "))
+    args = train_line.split()
+    assert args[:2] == ["mepipe-train", "demo"], train_line
+    split = Path(args[args.index("--split") + 1])
+    assert split == out / "splits" / "cde_loso.parquet" and split.exists()
+    assert Path(args[args.index("--data") + 1]) == out / "data"
+    training = CliRunner().invoke(train_main, args[1:])
+    assert training.exit_code == 0, training.output
+    assert "UF1" in training.output
+    metrics = json.loads((out / "run" / "metrics.json").read_text())
+    return out, {"split": split, "metrics": metrics}
 
 
 def test_every_database_has_aligned_shards_that_verify(demo):

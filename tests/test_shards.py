@@ -109,10 +109,10 @@ def test_rerun_reuses_complete_shards_and_redoes_changed_options(tmp_path, relea
 _KILLED_RUN = """
 import os, signal, sys
 import pandas as pd
-import mepipe.shards.write as write
+import mepipe.contract.sample as sample
 from mepipe.shards import ShardOptions, write_shards
 
-real_add_member = write._add_member
+real_add_member = sample._add_member
 added = []
 
 def dying_add_member(tar, name, data):
@@ -122,7 +122,7 @@ def dying_add_member(tar, name, data):
         tar.fileobj.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
-write._add_member = dying_add_member
+sample._add_member = dying_add_member
 write_shards(sys.argv[2], pd.read_parquet(sys.argv[1]), ShardOptions(size=64), workers=1)
 """
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from mepipe.atomic import write_parquet
 from mepipe.cli import main
+from mepipe.contract.sample import iter_samples
 from mepipe.shards import ShardOptions, write_shards
-from mepipe.shards.read import iter_samples
 from mepipe.sheet import CAPTION_WIDTH, GAP, TILE
 
 

@@ -8,8 +8,9 @@ from click.testing import CliRunner
 from protocol_manifests import CASME2, clip, write_all, write_manifest
 
 from mepipe.cli import main
+from mepipe.contract.split_table import SPLIT_COLUMNS
 from mepipe.errors import MepipeError
-from mepipe.split import SPLIT_COLUMNS, loso_split, read_manifests
+from mepipe.split import loso_split, read_manifests
 
 CDE_FOLDS = [
     "casme2/sub01",

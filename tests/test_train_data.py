@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
+from mepipe.contract.split_table import read_split
 from mepipe.errors import MepipeError
 from mepipe_train.data import (
     TripletDataset,
     epoch_order,
     folds_from_split,
     load_pool,
-    read_split,
     shard_locations,
 )
 from mepipe_train.synthetic import SyntheticSpec, build

@@ -9,11 +9,12 @@ import torch
 from cli_helpers import error_line
 from click.testing import CliRunner
 
+from mepipe.contract.split_table import read_split
 from mepipe.errors import MepipeError
 from mepipe_train import losses
 from mepipe_train.cli import main
 from mepipe_train.config import TrainConfig
-from mepipe_train.data import folds_from_split, load_pool, read_split, shard_locations
+from mepipe_train.data import folds_from_split, load_pool, shard_locations
 from mepipe_train.eidnet import build
 from mepipe_train.models import MicroClassifier
 from mepipe_train.mtmnet import predict

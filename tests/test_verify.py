@@ -13,9 +13,9 @@ from webdataset import TarWriter
 
 from mepipe.atomic import write_parquet
 from mepipe.cli import main
+from mepipe.contract.sample import iter_samples
 from mepipe.shards import ShardOptions, write_shards
 from mepipe.shards.index import read_index, sha256_of, write_index
-from mepipe.shards.read import iter_samples
 from mepipe.verify import verify_database
 
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from mepipe.align.landmarks import STILL_GROUPS, Detection, Face
+from mepipe.contract.manifest import ClipStatus
 
-REJECTED = "rejected"
-FLAGGED = "flagged"
-OK = "ok"
+REJECTED, FLAGGED, OK = ClipStatus.REJECTED, ClipStatus.FLAGGED, ClipStatus.OK
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,7 @@ class Verdict:
     reasons: tuple[str, ...] = ()
 
     def add(self, status: str, reason: str) -> Verdict:
-        rank = {OK: 0, FLAGGED: 1, REJECTED: 2}
-        worst = status if rank[status] > rank[self.status] else self.status
+        worst = ClipStatus.worst(self.status, status)
         return Verdict(worst, (*self.reasons, reason))
 
 

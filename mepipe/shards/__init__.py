@@ -1,7 +1,7 @@
 """WebDataset shards of aligned clips, one group of shards per subject (docs/shards.md).
 
-`write_shards` is the entry point `mepipe ingest` calls; `add_shard_options` and
-`shard_options_from_cli` give it the command-line flags. Names are imported on first use,
+`write_shards` is the entry point `mepipe ingest` calls (its flags: mepipe.cli.shard_options).
+Names are imported on first use,
 so that worker processes, which import `mepipe.shards.clip` only, skip pandas and rich.
 """
 
@@ -12,8 +12,6 @@ from typing import Any
 
 _EXPORTS = {
     "ShardOptions": "mepipe.shards.options",
-    "add_shard_options": "mepipe.shards.options",
-    "shard_options_from_cli": "mepipe.shards.options",
     "ShardRun": "mepipe.shards.write",
     "run_shards": "mepipe.shards.write",
     "write_shards": "mepipe.shards.write",

@@ -18,15 +18,15 @@ import cv2
 import numpy as np
 
 from mepipe.align.landmarks import Detection, Landmarker
-from mepipe.align.quality import REJECTED, Verdict, assess, usable, why_unusable
+from mepipe.align.quality import FLAGGED, REJECTED, Verdict, assess, usable, why_unusable
 from mepipe.align.transform import fit_similarity, template, warp
+from mepipe.contract.sample import EXPRESSIONS, NEUTRAL
 from mepipe.errors import MepipeError
 from mepipe.images import read_frames
 from mepipe.parent_watch import exit_with_parent
 from mepipe.shards.options import ShardOptions
 
 STAGES = ("decode", "landmarks", "warp", "encode", "write")
-EXPRESSION_MEMBERS = ("e0", "e1", "e2", "e3", "e4")
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _align(
         verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
     if detect_frame != clip.neutral:
         verdict = verdict.add(
-            "flagged", f"face found on frame {detect_frame}, not on the neutral {clip.neutral}"
+            FLAGGED, f"face found on frame {detect_frame}, not on the neutral {clip.neutral}"
         )
     target = template(size)
     matrix = fit_similarity(face.five(), target)
@@ -178,9 +178,7 @@ def _align(
     if verdict.status == REJECTED:
         return result
 
-    members = [("neutral", clip.neutral)] + list(
-        zip(EXPRESSION_MEMBERS, clip.expression, strict=True)
-    )
+    members = [(NEUTRAL, clip.neutral)] + list(zip(EXPRESSIONS, clip.expression, strict=True))
     matrices = [matrix] * len(members)
     if options.align == "per-frame":
         matrices = []

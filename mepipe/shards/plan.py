@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mepipe.contract.manifest import SHARD_COLUMNS, ClipStatus
 from mepipe.shards.clip import ClipFrames
 from mepipe.shards.options import ShardOptions
 
-# Columns that shard writing adds to the manifest (docs/manifest.md, second table).
-OUTPUT_COLUMNS = ("shard", "members", "landmarks", "transform", "detect_frame")
 SHARDS_DIR = "shards"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -40,7 +39,7 @@ def plain(value: Any) -> Any:
 
 
 def row_dict(row: pd.Series) -> dict[str, Any]:
-    return {column: plain(row[column]) for column in row.index if column not in OUTPUT_COLUMNS}
+    return {column: plain(row[column]) for column in row.index if column not in SHARD_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class ShardPlan:
 
 def plan_shards(manifest: pd.DataFrame, options: ShardOptions) -> list[ShardPlan]:
     """Shards of the non-rejected rows: by subject, keys sorted, at most shard_size each."""
-    usable = manifest[manifest["status"] != "rejected"]
+    usable = manifest[manifest["status"] != ClipStatus.REJECTED]
     plans: list[ShardPlan] = []
     names: dict[str, str] = {}
     for subject, rows in sorted(usable.groupby("subject", sort=False), key=lambda g: str(g[0])):

@@ -9,11 +9,9 @@ only the rest and ends with the same bytes as a clean run.
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
-import tarfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,7 +35,9 @@ from rich.table import Table
 from rich.text import Text
 
 from mepipe.align.quality import REJECTED, Verdict
-from mepipe.atomic import atomic_path, link_or_copy
+from mepipe.atomic import link_or_copy
+from mepipe.contract.manifest import SHARD_COLUMNS, ClipStatus
+from mepipe.contract.sample import member_names, shard_writer, write_sample
 from mepipe.errors import MepipeError
 from mepipe.shards.clip import (
     STAGES,
@@ -59,7 +59,6 @@ from mepipe.shards.index import (
 )
 from mepipe.shards.options import ShardOptions
 from mepipe.shards.plan import (
-    OUTPUT_COLUMNS,
     SHARDS_DIR,
     ShardPlan,
     clip_frames,
@@ -294,13 +293,12 @@ def _write_shard(
 ) -> ShardEntry:
     """Write one tar (temporary name, then rename) and return its index entry.
 
-    Members in a fixed order (neutral, e0..e4, json), every header with mtime 0, uid/gid 0,
-    empty user/group names and mode 0444: equal inputs give byte-identical tars.
+    Samples are written by mepipe.contract.sample (member order, deterministic headers).
     """
     path = shards_dir / plan.name
     clips: dict[str, ClipFacts] = {}
     keys: list[str] = []
-    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tar:
+    with shard_writer(path) as tar:
         for key in plan.keys:
             clip = aligned[key]
             facts = ClipFacts(
@@ -314,10 +312,8 @@ def _write_shard(
             clips[key] = facts
             if facts.status == REJECTED:
                 continue
-            record = json.dumps(sample_record(rows[key], facts, options), sort_keys=True)
-            members = {**clip.images, "json": record.encode()}
-            for name in member_names(key, options.format):
-                _add_member(tar, name, members[name.partition(".")[2]])
+            record = sample_record(rows[key], facts, options)
+            write_sample(tar, key, clip.images, record, options.format)
             keys.append(key)
     return ShardEntry(
         name=plan.name,
@@ -336,10 +332,9 @@ def _write_shard(
 def merged_status(row: pd.Series, facts: ClipFacts) -> tuple[str, str | None]:
     """The clip's status and reason once quality is known: the worse status wins, and the
     reasons of ingest and of quality are joined."""
-    before = plain(row["status"]) or "ok"
+    before = plain(row["status"]) or ClipStatus.OK
     reasons = [r for r in [plain(row.get("reason")), *facts.reasons] if r]
-    rank = {"ok": 0, "flagged": 1, "rejected": 2}
-    status = max(before, facts.status, key=rank.__getitem__)
+    status = ClipStatus.worst(before, facts.status)
     return status, "; ".join(reasons) or None
 
 
@@ -350,12 +345,12 @@ def _merge(manifest: pd.DataFrame, index: ShardIndex) -> pd.DataFrame:
         for key, facts in entry.clips.items():
             located[key] = (entry.name, facts)
     fmt = index.options["format"]
-    out = manifest.drop(columns=[c for c in OUTPUT_COLUMNS if c in manifest.columns]).copy()
-    columns: dict[str, list[Any]] = {name: [] for name in (*OUTPUT_COLUMNS, "status", "reason")}
+    out = manifest.drop(columns=[c for c in SHARD_COLUMNS if c in manifest.columns]).copy()
+    columns: dict[str, list[Any]] = {name: [] for name in (*SHARD_COLUMNS, "status", "reason")}
     for _, row in manifest.iterrows():
         key = str(row["key"])
         if key not in located:  # rejected before alignment
-            for name in OUTPUT_COLUMNS:
+            for name in SHARD_COLUMNS:
                 columns[name].append(None)
             columns["status"].append(row["status"])
             columns["reason"].append(plain(row.get("reason")))
@@ -373,20 +368,6 @@ def _merge(manifest: pd.DataFrame, index: ShardIndex) -> pd.DataFrame:
     for name, values in columns.items():
         out[name] = pd.array(values, dtype="Int64") if name == "detect_frame" else values
     return out
-
-
-def member_names(key: str, fmt: str) -> list[str]:
-    """Names of a sample's members, in tar order."""
-    suffixes = [f"neutral.{fmt}", *(f"e{i}.{fmt}" for i in range(5)), "json"]
-    return [f"{key}.{suffix}" for suffix in suffixes]
-
-
-def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), 0, 0o444
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    tar.addfile(info, io.BytesIO(data))
 
 
 # --- progress and summary -----------------------------------------------------------------
