@@ -99,20 +99,31 @@ def evaluate_command(run: str) -> None:
 
 
 @main.command("demo")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False),
-              help="data dir of `mepipe ingest` on the demo releases")  # fmt: skip
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="run directory")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="demo folder (without --data) or run directory (with --data)")  # fmt: skip
+@click.option("--data", default=None, type=click.Path(exists=True, file_okay=False),
+              help="data dir of `mepipe ingest` on the demo releases (default: run `mepipe "
+                   "demo --out OUT` first and train into OUT/run)")  # fmt: skip
 @click.option("--split", default=None, type=click.Path(exists=True, dir_okay=False),
               help="split parquet (default: made with mepipe.split.loso_split)")  # fmt: skip
-def demo_command(data: str, out: str, split: str | None) -> None:
-    """A tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints the metrics.
+def demo_command(out: str, data: str | None, split: str | None) -> None:
+    """The README demo: a tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints
+    the metrics.
 
-    The training half of the README demo, after `mepipe demo` wrote the data and the split.
+    Without --data it first runs the data half (`mepipe demo`: demo releases, ingest with
+    aligned shards, verify, split, Table 1, contact sheets) into OUT, then trains into OUT/run.
     """
+    from mepipe.cli.demo import run_demo_data
     from mepipe_train.demo import demo_loso
 
-    print_metrics(demo_loso(data, out, split))
-    Console(stderr=True).print(f"run -> {out} (metrics.json, confusion.png, reconstruction.png)")
+    console = Console(stderr=True)
+    run = Path(out)
+    if data is None:
+        written = run_demo_data(Path(out), console)
+        data, split, run = str(written.data), str(written.split), Path(out) / "run"
+        console.rule("6. tiny CPU LOSO of EIDNet + MTMNet (mepipe-train)")
+    print_metrics(demo_loso(data, run, split))
+    console.print(f"run -> {run} (metrics.json, confusion.png, reconstruction.png)")
 
 
 @main.command("synthetic")

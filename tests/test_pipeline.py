@@ -1,6 +1,6 @@
-"""README's demo commands end to end: `mepipe demo` (demo releases -> ingest with aligned
-shards -> verify -> split -> stats -> contact sheets), then the `mepipe-train demo` line it
-prints (a tiny LOSO of mepipe-train on those shards)."""
+"""README's demo command end to end: `mepipe-train demo --out OUT` runs the data half
+(`mepipe demo`: demo releases -> ingest with aligned shards -> verify -> split -> stats ->
+contact sheets), then a tiny LOSO of mepipe-train on those shards."""
 
 from __future__ import annotations
 
@@ -18,22 +18,34 @@ from mepipe_train.cli import main as train_main
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[Path, dict]:
+    """README's demo command: `mepipe-train demo --out OUT` (the data half, then training)."""
     out = tmp_path_factory.mktemp("demo")
-    data_half = CliRunner().invoke(main, ["demo", "--out", str(out)])
-    assert data_half.exit_code == 0, data_half.output
-    assert "5. contact sheets" in data_half.output
-    lines = data_half.output.splitlines()
-    train_line = next(line for line in lines if line.startswith("mepipe-train demo "))
-    args = train_line.split()
-    assert args[:2] == ["mepipe-train", "demo"], train_line
-    split = Path(args[args.index("--split") + 1])
-    assert split == out / "splits" / "cde_loso.parquet" and split.exists()
-    assert Path(args[args.index("--data") + 1]) == out / "data"
-    training = CliRunner().invoke(train_main, args[1:])
-    assert training.exit_code == 0, training.output
-    assert "UF1" in training.output
+    result = CliRunner().invoke(train_main, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "5. contact sheets" in result.output and "UF1" in result.output
+    split = out / "splits" / "cde_loso.parquet"
+    assert split.exists() and (out / "data").is_dir()
     metrics = json.loads((out / "run" / "metrics.json").read_text())
     return out, {"split": split, "metrics": metrics}
+
+
+def test_data_half_prints_the_training_line_that_runs_on_its_output(demo, monkeypatch):
+    """`mepipe demo` alone ends with the `mepipe-train demo` line for its data; that line
+    trains on the data as it stands (here: the fixture's, written by the same data half)."""
+    import mepipe.cli.demo as demo_cli
+
+    out, _ = demo
+    written = demo_cli.DemoData(data=out / "data", split=out / "splits" / "cde_loso.parquet")
+    monkeypatch.setattr(demo_cli, "run_demo_data", lambda folder, console: written)
+    data_half = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    assert data_half.exit_code == 0, data_half.output
+    train_line = next(
+        line for line in data_half.output.splitlines() if line.startswith("mepipe-train demo ")
+    )
+    args = train_line.split()
+    assert Path(args[args.index("--data") + 1]) == out / "data"
+    assert Path(args[args.index("--split") + 1]) == out / "splits" / "cde_loso.parquet"
+    assert Path(args[args.index("--out") + 1]) == out / "run"
 
 
 def test_every_database_has_aligned_shards_that_verify(demo):
