@@ -74,7 +74,31 @@ def test_several_faces_reject(tmp_path, landmarker):
     ] * 9
     result = _align(tmp_path, landmarker, pair)
     assert result.verdict.status == "rejected"
-    assert "2 faces on frame 100" in result.verdict.reasons
+    assert result.verdict.reasons[0].startswith("2 faces on frame 100 (other faces 1.0")
+
+
+def test_a_second_smaller_person_rejects(tmp_path, landmarker):
+    """The demo's second person, half the subject's size, beside the subject."""
+    frames = render_clip(
+        Look.for_subject(3), "happiness", 9, 4, 3.0, FRAME_SIZE, second_person=True
+    )
+    result = _align(tmp_path, landmarker, frames)
+    assert result.verdict.status == "rejected"
+    assert result.verdict.reasons[0].startswith("2 faces on frame 100 (other faces 0.5")
+    # Counting only people at least 0.6 of the main face's width lets the clip through.
+    tolerant = replace(OPTIONS, thresholds=Thresholds(other_face_size=0.6))
+    assert _align(tmp_path, landmarker, frames, tolerant, "EP02").verdict.status == "ok"
+
+
+@pytest.mark.parametrize("look", [6, 9, 13])
+def test_a_face_printed_on_the_clothes_is_not_a_second_face(tmp_path, landmarker, look):
+    """The demo face's suit carries a faint cartoon face. For these looks FaceMesh, with its
+    low detection threshold, returns it as a second face (so counting FaceMesh's faces
+    rejected the clip); the full-range detector does not find it, and the clip is kept."""
+    frames = _frames(look)
+    assert len(landmarker.detect(frames[0]).faces) == 2
+    result = _align(tmp_path, landmarker, frames)
+    assert (result.verdict.status, result.verdict.reasons) == ("ok", ())
 
 
 def test_low_confidence_rejects(tmp_path, landmarker):

@@ -5,8 +5,12 @@ starts TFLite threads, which neither the CLI's `--help` nor a process that only 
 manifests should pay for. Each worker process builds one Landmarker and reuses it.
 
 FaceMesh gives 478 points (468 mesh + 10 iris with `refine_landmarks`), x and y normalised
-to the image, z (depth) in roughly the scale of x. It says nothing about how sure it is, so
-the confidence is the score of mediapipe's BlazeFace detector run on the same frame.
+to the image, z (depth) in roughly the scale of x. The confidence is the score that FaceMesh's
+own face detector (BlazeFace short range) gave the face, read from the same graph run.
+
+Other people on the frame are counted by a second detector, BlazeFace full range, which sees
+small and distant faces that FaceMesh's short-range detector misses; it runs once per clip on
+a reduced copy of the detection frame (`Landmarker.find_faces`, docs/alignment.md).
 """
 
 from __future__ import annotations
@@ -15,7 +19,18 @@ import math
 import os
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+# FaceMesh looks for this many faces and alignment takes the largest: one more than one, so
+# that a bigger face found second is not missed. Counting people is `find_faces`'s job.
+MESH_FACES = 2
+# The full-range detector's input is 192x192; it gets the frame shrunk (area averaging) to
+# this long side, which keeps faces of 12 px and more visible to it and avoids mediapipe's
+# own aliasing resize of large frames.
+FIND_FACES_SIDE = 384
+# Detections below this score are not reported at all (the quality check sets the bar).
+FIND_FACES_FLOOR = 0.3
 
 # FaceMesh indices. Image-left is the subject's right side.
 EYE_CENTRES = (468, 473)  # iris centres (refined landmarks), subject's right then left
@@ -63,67 +78,148 @@ class Face:
 
     def area(self) -> float:
         """Bounding-box area of the mesh, to tell the main face from others."""
-        span = self.points[:, :2].max(axis=0) - self.points[:, :2].min(axis=0)
-        return float(span[0] * span[1])
+        return self.box().area()
+
+    def box(self) -> Box:
+        """The mesh's bounding box in source pixels (cheek to cheek, forehead to chin)."""
+        low, high = self.points[:, :2].min(axis=0), self.points[:, :2].max(axis=0)
+        return Box(float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1]))
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in source pixels, with the detector's score where there is one."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float = 1.0
+
+    def area(self) -> float:
+        return self.width * self.height
+
+    def intersection(self, other: Box) -> float:
+        """Area this box shares with `other`."""
+        dx = min(self.x + self.width, other.x + other.width) - max(self.x, other.x)
+        dy = min(self.y + self.height, other.y + other.height) - max(self.y, other.y)
+        return max(dx, 0.0) * max(dy, 0.0)
 
 
 @dataclass(frozen=True)
 class Detection:
-    """What FaceMesh and BlazeFace saw on one frame."""
+    """What FaceMesh saw on one frame, and (detection frame only) the full-range detector."""
 
     faces: tuple[Face, ...]  # largest first
-    score: float  # best BlazeFace detection score; 0.0 when the detector sees no face
+    score: float  # FaceMesh's detector score of the largest face; 0.0 when there is none
+    found: tuple[Box, ...] = ()  # full-range detections on the frame (see Landmarker.find_faces)
 
     @property
     def face(self) -> Face | None:
         return self.faces[0] if self.faces else None
 
 
-class Landmarker:
-    """mediapipe FaceMesh (static images, iris refinement) plus BlazeFace for a score.
+def _face_mesh(max_faces: int, min_detection: float):  # -> mediapipe SolutionBase
+    """FaceMesh (static images, iris refinement) that also returns its detector's detections.
 
-    `max_faces` is how many faces FaceMesh looks for: one more than the quality check
-    allows, so that "several faces" can be seen at all. Detection thresholds are kept low
-    on purpose: the quality check, not mediapipe, decides what is too weak, and says so.
+    mediapipe's `FaceMesh` class observes only the landmarks; its graph also has the
+    `face_detections` stream, which carries the short-range detector's score of each face.
+    Reading it saves running that detector a second time for the score.
+    """
+    from mediapipe.python.solution_base import SolutionBase
+    from mediapipe.python.solutions import face_mesh
+
+    detector = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
+    return SolutionBase(
+        binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
+        side_inputs={"num_faces": max_faces, "with_attention": True, "use_prev_landmarks": False},
+        calculator_params={
+            f"{detector}TensorsToDetectionsCalculator.min_score_thresh": min_detection,
+            "facelandmarkcpu__ThresholdingCalculator.threshold": 0.5,  # FaceMesh's default
+        },
+        outputs=["multi_face_landmarks", "face_detections"],
+    )
+
+
+def _boxes(detections: object, width: int, height: int, scale: float = 1.0) -> list[Box]:
+    """mediapipe detections (relative boxes) as Boxes in pixels of a frame `scale` times
+    the size (width x height) the detector saw."""
+    boxes = []
+    for found in detections or ():  # type: ignore[attr-defined]
+        rel = found.location_data.relative_bounding_box
+        boxes.append(
+            Box(
+                rel.xmin * width / scale,
+                rel.ymin * height / scale,
+                rel.width * width / scale,
+                rel.height * height / scale,
+                float(found.score[0]),
+            )
+        )
+    return boxes
+
+
+class Landmarker:
+    """mediapipe FaceMesh for the landmarks, BlazeFace full range to count the people.
+
+    FaceMesh's detection threshold is kept low on purpose: the quality check, not
+    mediapipe, decides what is too weak, and says so.
     """
 
-    def __init__(self, max_faces: int = 2, min_detection: float = 0.2):
+    def __init__(self, min_detection: float = 0.2):
         os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logging
-        from mediapipe.python.solutions import face_detection, face_mesh
+        from mediapipe.python.solutions import face_detection
 
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_detection,
-        )
-        self._detector = face_detection.FaceDetection(
-            model_selection=0, min_detection_confidence=min_detection / 2
+        self._mesh = _face_mesh(MESH_FACES, min_detection)
+        self._finder = face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=FIND_FACES_FLOOR
         )
 
-    def detect(self, image: np.ndarray, score: bool = True) -> Detection:
-        """Faces on an RGB uint8 frame (grayscale must already be three channels).
-
-        With `score=False` BlazeFace is skipped (the score reads 0.0): for frames where
-        only the landmarks matter, such as the apex frame.
-        """
+    def detect(self, image: np.ndarray) -> Detection:
+        """Faces on an RGB uint8 frame (grayscale must already be three channels)."""
         image = np.ascontiguousarray(image)
         height, width = image.shape[:2]
-        mesh = self._mesh.process(image)
+        result = self._mesh.process(input_data={"image": image})
         faces = []
-        for found in mesh.multi_face_landmarks or ():
+        for found in result.multi_face_landmarks or ():
             points = np.array([(p.x * width, p.y * height, p.z * width) for p in found.landmark])
             faces.append(Face(points))
         faces.sort(key=Face.area, reverse=True)
-        best = 0.0
-        if score:
-            detected = self._detector.process(image).detections or ()
-            best = max((float(d.score[0]) for d in detected), default=0.0)
-        return Detection(tuple(faces), best)
+        score = 0.0
+        if faces:
+            # The detection that produced the main face is the one most inside its mesh box.
+            main = faces[0].box()
+            boxes = _boxes(result.face_detections, width, height)
+            best = max(
+                boxes, key=lambda b: b.intersection(main) / max(b.area(), 1e-9), default=None
+            )
+            if best is not None and best.intersection(main) > 0:
+                score = best.score
+        return Detection(tuple(faces), score)
+
+    def find_faces(self, image: np.ndarray) -> tuple[Box, ...]:
+        """Every face the full-range detector finds on the frame, best first, in source pixels.
+
+        The frame is first shrunk to FIND_FACES_SIDE pixels on its long side: the detector
+        works at 192x192 anyway, and area averaging keeps small faces that its own
+        resampling of a large frame would alias away.
+        """
+        height, width = image.shape[:2]
+        scale = min(1.0, FIND_FACES_SIDE / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            scale_x = size[0] / width
+        else:
+            scale_x = 1.0
+        small_h, small_w = image.shape[:2]
+        result = self._finder.process(np.ascontiguousarray(image))
+        boxes = _boxes(result.detections, small_w, small_h, scale_x)
+        return tuple(sorted(boxes, key=lambda b: b.score, reverse=True))
 
     def close(self) -> None:
         self._mesh.close()
-        self._detector.close()
+        self._finder.close()
 
     def __enter__(self) -> Landmarker:
         return self

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from mepipe.align.landmarks import STILL_GROUPS, Detection, Face
+from mepipe.align.landmarks import STILL_GROUPS, Box, Detection, Face
 
 REJECTED = "rejected"
 FLAGGED = "flagged"
@@ -27,7 +27,29 @@ class Thresholds:
         metadata={"help": "reject a clip whose face detector score is below this (0-1)"},
     )
     max_faces: int = field(
-        default=1, metadata={"help": "reject a clip with more faces than this on its frame"}
+        default=1,
+        metadata={
+            "help": "reject a clip with more faces than this on its detection frame (the main "
+            "face and each other face that passes --other-face-*; see docs/alignment.md)"
+        },
+    )
+    other_face_confidence: float = field(
+        default=0.5,
+        metadata={"help": "count another face only if the full-range detector scores it this high"},
+    )
+    other_face_size: float = field(
+        default=0.2,
+        metadata={
+            "help": "count another face only if it is at least this fraction of the main "
+            "face's width"
+        },
+    )
+    other_face_overlap: float = field(
+        default=0.5,
+        metadata={
+            "help": "count another face only if at most this fraction of its box lies on the "
+            "main face"
+        },
     )
     flag_yaw: float = field(
         default=10.0, metadata={"help": "flag a clip whose head is turned more (degrees)"}
@@ -88,6 +110,41 @@ def why_unusable(detection: Detection, frame: int, thresholds: Thresholds) -> st
     )
 
 
+def other_faces(detection: Detection, thresholds: Thresholds) -> list[Box]:
+    """The full-range detections that are other people: confident, comparable in size to the
+    main face (FaceMesh's largest), and not lying on it.
+
+    Each gate stops one known confounder: low confidence a face-like print on clothing,
+    size a face on a badge or a picture on the wall far behind, overlap the detector's own
+    box of the main face.
+    """
+    face = detection.face
+    if face is None:
+        return []
+    main = face.box()
+    return [
+        box
+        for box in detection.found
+        if box.score >= thresholds.other_face_confidence
+        and box.width >= thresholds.other_face_size * main.width
+        and box.intersection(main) <= thresholds.other_face_overlap * box.area()
+    ]
+
+
+def several_faces(detection: Detection, frame: int, thresholds: Thresholds) -> str | None:
+    """The reason to reject a frame with more faces than `max_faces`, or None."""
+    others = other_faces(detection, thresholds)
+    if 1 + len(others) <= thresholds.max_faces:
+        return None
+    width = detection.face.box().width if detection.face else 1.0
+    sizes = ", ".join(f"{box.width / width:.2f}" for box in others)
+    scores = ", ".join(f"{box.score:.2f}" for box in others)
+    return (
+        f"{1 + len(others)} faces on frame {frame} (other faces {sizes} of the main face's "
+        f"width, detector scores {scores})"
+    )
+
+
 def head_motion(neutral: Face, apex: Face) -> float:
     """How far the face as a whole moved from the neutral to the apex frame.
 
@@ -118,8 +175,9 @@ def assess(
     verdict = Verdict()
     face = neutral.face
     assert face is not None
-    if len(neutral.faces) > thresholds.max_faces:
-        verdict = verdict.add(REJECTED, f"{len(neutral.faces)} faces on frame {neutral_frame}")
+    crowded = several_faces(neutral, neutral_frame, thresholds)
+    if crowded:
+        verdict = verdict.add(REJECTED, crowded)
     yaw = abs(face.yaw())
     if yaw > thresholds.max_yaw:
         verdict = verdict.add(

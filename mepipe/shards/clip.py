@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -24,7 +24,7 @@ from mepipe.errors import MepipeError
 from mepipe.images import read_frames
 from mepipe.shards.options import ShardOptions
 
-STAGES = ("decode", "landmarks", "warp", "encode", "write")
+STAGES = ("decode", "landmarks", "faces", "warp", "encode", "write")
 EXPRESSION_MEMBERS = ("e0", "e1", "e2", "e3", "e4")
 
 
@@ -71,8 +71,8 @@ class _Clock:
 
 
 def new_landmarker(options: ShardOptions) -> Landmarker:
-    """A landmarker that looks for one face more than the quality check allows."""
-    return Landmarker(max_faces=options.thresholds.max_faces + 1)
+    """The landmarker of one worker (the same for every option: thresholds apply later)."""
+    return Landmarker()
 
 
 # One landmarker per worker process, built once by `init_worker`.
@@ -151,13 +151,12 @@ def _align(
         return AlignedClip(clip.key, Verdict().add(REJECTED, "; ".join(failures)))
     face = detection.face
     assert face is not None
+    # Other people are counted once per clip, on the frame the face was found on.
+    with clock.stage("faces"):
+        detection = replace(detection, found=landmarker.find_faces(frames[detect_frame]))
 
     with clock.stage("landmarks"):
-        apex = (
-            detection
-            if clip.apex == detect_frame
-            else landmarker.detect(frames[clip.apex], score=False)
-        )
+        apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
         verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
     if detect_frame != clip.neutral:
         verdict = verdict.add(
@@ -183,7 +182,7 @@ def _align(
         matrices = []
         for _, number in members:
             with clock.stage("landmarks"):
-                own = landmarker.detect(frames[number], score=False).face
+                own = landmarker.detect(frames[number]).face
             if own is None:
                 result.verdict = verdict.add(
                     REJECTED, f"per-frame alignment: no face found on frame {number}"
