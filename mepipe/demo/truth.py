@@ -13,6 +13,8 @@ class DemoClip:
     Frame numbers are as named on disk (absolute indices, like the real releases).
     `rejected` is set for clips the writer made broken on purpose (bad-input fixtures);
     it holds the words the ingest report must use, e.g. "missing on disk".
+    `align_rejected` is set for clips that only the face checks of an aligned ingest reject
+    (a second person on the frame); it holds the words the reason starts with.
     """
 
     database: str
@@ -29,6 +31,7 @@ class DemoClip:
     size: tuple[int, int]  # (width, height) of the frames
     extra: dict[str, str] = field(default_factory=dict)
     rejected: str | None = None
+    align_rejected: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
