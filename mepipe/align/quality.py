@@ -7,7 +7,8 @@ but flagged, and the reason goes to the manifest and the ingest report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -42,6 +43,13 @@ class Thresholds:
         metadata={
             "help": "count another face only if it is at least this fraction of the main "
             "face's width"
+        },
+    )
+    other_face_confirm: float = field(
+        default=0.5,
+        metadata={
+            "help": "count another face only if the short-range detector, shown a close-up of "
+            "it, scores it this high"
         },
     )
     other_face_overlap: float = field(
@@ -110,9 +118,9 @@ def why_unusable(detection: Detection, frame: int, thresholds: Thresholds) -> st
     )
 
 
-def other_faces(detection: Detection, thresholds: Thresholds) -> list[Box]:
-    """The full-range detections that are other people: confident, comparable in size to the
-    main face (FaceMesh's largest), and not lying on it.
+def candidates(detection: Detection, thresholds: Thresholds) -> list[Box]:
+    """The full-range detections that may be other people: confident, comparable in size
+    to the main face (FaceMesh's largest), and not lying on it.
 
     Each gate stops one known confounder: low confidence a face-like print on clothing,
     size a face on a badge or a picture on the wall far behind, overlap the detector's own
@@ -131,18 +139,39 @@ def other_faces(detection: Detection, thresholds: Thresholds) -> list[Box]:
     ]
 
 
+def confirm_candidates(
+    detection: Detection, thresholds: Thresholds, confirm: Callable[[Box], float]
+) -> Detection:
+    """`detection` with each candidate's box carrying `confirm(box)` (a second detector's
+    score on a close-up), asked only for the candidates: usually none."""
+    chosen = candidates(detection, thresholds)
+    found = tuple(
+        replace(box, confirmation=confirm(box)) if box in chosen else box for box in detection.found
+    )
+    return replace(detection, found=found)
+
+
+def other_faces(detection: Detection, thresholds: Thresholds) -> list[Box]:
+    """The other people on the frame: candidates that the close-up confirmed (a hand or a
+    pattern that fooled the full-range detector is not confirmed)."""
+    return [
+        box
+        for box in candidates(detection, thresholds)
+        if box.confirmation >= thresholds.other_face_confirm
+    ]
+
+
 def several_faces(detection: Detection, frame: int, thresholds: Thresholds) -> str | None:
     """The reason to reject a frame with more faces than `max_faces`, or None."""
     others = other_faces(detection, thresholds)
     if 1 + len(others) <= thresholds.max_faces:
         return None
     width = detection.face.box().width if detection.face else 1.0
-    sizes = ", ".join(f"{box.width / width:.2f}" for box in others)
-    scores = ", ".join(f"{box.score:.2f}" for box in others)
-    return (
-        f"{1 + len(others)} faces on frame {frame} (other faces {sizes} of the main face's "
-        f"width, detector scores {scores})"
+    each = "; ".join(
+        f"{box.width / width:.2f} of its width, scores {box.score:.2f}/{box.confirmation:.2f}"
+        for box in others
     )
+    return f"{1 + len(others)} faces on frame {frame} (besides the main face: {each})"
 
 
 def head_motion(neutral: Face, apex: Face) -> float:

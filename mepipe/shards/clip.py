@@ -12,13 +12,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import cv2
 import numpy as np
 
 from mepipe.align.landmarks import Detection, Landmarker
-from mepipe.align.quality import REJECTED, Verdict, assess, usable, why_unusable
+from mepipe.align.quality import (
+    REJECTED,
+    Verdict,
+    assess,
+    confirm_candidates,
+    usable,
+    why_unusable,
+)
 from mepipe.align.transform import fit_similarity, template, warp
 from mepipe.errors import MepipeError
 from mepipe.images import read_frames
@@ -151,9 +159,13 @@ def _align(
         return AlignedClip(clip.key, Verdict().add(REJECTED, "; ".join(failures)))
     face = detection.face
     assert face is not None
-    # Other people are counted once per clip, on the frame the face was found on.
+    # Other people are counted once per clip, on the frame the face was found on, down to
+    # the smallest size that counts.
+    smallest = thresholds.other_face_size * face.box().width
     with clock.stage("faces"):
-        detection = replace(detection, found=landmarker.find_faces(frames[detect_frame]))
+        frame = frames[detect_frame]
+        detection = replace(detection, found=landmarker.find_faces(frame, smallest))
+        detection = confirm_candidates(detection, thresholds, partial(landmarker.confirm, frame))
 
     with clock.stage("landmarks"):
         apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
