@@ -136,14 +136,18 @@ def turned(name: str, degrees: float) -> np.ndarray:
     return turn_head(photo(name), eyes, degrees)
 
 
+COMPOSED_FACE = 210  # the main face's width in composed 640x480 frames, as in the releases
+
+
 def composite(main: str, others: list[tuple[str, float, tuple[float, float]]]) -> np.ndarray:
-    """A 640x480 frame: `main`'s face 160 px wide at the centre on clutter, and each other
-    face at (fraction of that width, centre as fractions of the frame)."""
+    """A 640x480 frame on clutter: `main`'s face COMPOSED_FACE px wide at the centre (a
+    third of the frame's width, the framing of the micro-expression releases), and each
+    other face at (fraction of that width, centre as fractions of the frame)."""
     size = (640, 480)
     canvas = clutter(size)
-    paste_face(canvas, main, (320, 230), 160)
+    paste_face(canvas, main, (320, 250), COMPOSED_FACE)
     for name, fraction, (x, y) in others:
-        paste_face(canvas, name, (x * size[0], y * size[1]), 160 * fraction)
+        paste_face(canvas, name, (x * size[0], y * size[1]), COMPOSED_FACE * fraction)
     return canvas
 
 
@@ -228,10 +232,10 @@ CASES: tuple[Case, ...] = (
         lambda: composite(
             "woman_red_top",
             [
-                ("grace_hopper", 0.5, (0.12, 0.3)),
-                ("codait_luciano", 0.4, (0.88, 0.3)),
-                ("baby_laughing", 0.3, (0.12, 0.8)),
-                ("santa_glasses", 0.25, (0.88, 0.8)),
+                ("grace_hopper", 0.5, (0.11, 0.25)),
+                ("codait_luciano", 0.4, (0.89, 0.25)),
+                ("baby_laughing", 0.3, (0.1, 0.8)),
+                ("santa_glasses", 0.25, (0.9, 0.8)),
             ],
         ),
     ),
@@ -239,13 +243,13 @@ CASES: tuple[Case, ...] = (
         "composed group: real faces at 1/4 to 1/2 width",
         "second face at 1/3",
         GROUP,
-        lambda: composite("grace_hopper", [("astronaut", 1 / 3, (0.85, 0.35))]),
+        lambda: composite("grace_hopper", [("astronaut", 1 / 3, (0.87, 0.3))]),
     ),
     Case(
         "composed group: real faces at 1/4 to 1/2 width",
         "second face at 1/4",
         GROUP,
-        lambda: composite("codait_luciano", [("woman_red_top", 0.25, (0.15, 0.3))]),
+        lambda: composite("codait_luciano", [("woman_red_top", 0.25, (0.12, 0.3))]),
     ),
     Case("no face", "codait_logo", NO_FACE, _single("codait_logo")),
     Case("no face", "cat", NO_FACE, _single("chelsea")),

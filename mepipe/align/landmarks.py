@@ -10,7 +10,8 @@ own face detector (BlazeFace short range) gave the face, read from the same grap
 
 Other people on the frame are counted by a second detector, BlazeFace full range, which sees
 small and distant faces that FaceMesh's short-range detector misses; it runs once per clip on
-a reduced copy of the detection frame (`Landmarker.find_faces`, docs/alignment.md).
+a reduced copy of the detection frame (`Landmarker.find_faces`), and each face it reports
+near the bar is confirmed on a close-up (`Landmarker.confirm`; docs/alignment.md).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import numpy as np
 # FaceMesh looks for this many faces and alignment takes the largest: one more than one, so
 # that a bigger face found second is not missed. Counting people is `find_faces`'s job.
 MESH_FACES = 2
-# The full-range detector sees a 192x192 input. Measured on real faces composed into
-# 640x480 frames, it finds a face 24 px wide at that input every time, one 16 px wide three
-# times in four and one 12 px wide never; so a face must be FINDER_MIN_FACE px there.
+# The full-range detector sees a 192x192 input; the frame is shrunk to this long side
+# first (area averaging), which keeps small faces that the detector's own resampling of a
+# large frame would alias away. Measured on real faces composed into 640x480 frames, it
+# finds a face 24 px wide at that input every time, 16 px three times in four, 12 px never:
+# it sees faces down to about a twelfth of the frame's long side.
 FINDER_INPUT = 192
-FINDER_MIN_FACE = 20
-FINDER_MAX_TILES = 6  # past this, tiles grow (and the smallest faces may be missed)
 # A face the finder reports is looked at again by the short-range detector on a close-up:
 # a square this many times the box's side around it, shrunk or enlarged to 128x128.
 CLOSE_UP = 2.5
@@ -161,38 +162,6 @@ def _boxes(detections: object, width: int, height: int) -> list[Box]:
     return boxes
 
 
-def _tiles(width: int, height: int, side: float) -> list[tuple[int, int, int, int]]:
-    """Square tiles of about `side` pixels (x0, y0, x1, y1) covering a width x height frame
-    with half-tile overlaps: the whole frame when it is no larger than `side`."""
-    if max(width, height) <= side:
-        return [(0, 0, width, height)]
-    while True:
-        t = max(round(side), 1)
-        xs = _starts(width, t)
-        ys = _starts(height, t)
-        if len(xs) * len(ys) <= FINDER_MAX_TILES:
-            return [(x, y, min(x + t, width), min(y + t, height)) for y in ys for x in xs]
-        side *= 1.25
-
-
-def _starts(length: int, tile: int) -> list[int]:
-    """Where tiles of `tile` pixels start along `length`, at most half a tile apart."""
-    if length <= tile:
-        return [0]
-    count = math.ceil((length - tile) / (tile / 2)) + 1
-    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
-
-
-def _distinct(boxes: list[Box]) -> list[Box]:
-    """Boxes best first, dropping each that lies mostly on a better one (the same face,
-    found again in an overlapping tile)."""
-    kept: list[Box] = []
-    for box in boxes:
-        if all(box.intersection(k) < 0.5 * min(box.area(), k.area()) for k in kept):
-            kept.append(box)
-    return kept
-
-
 class Landmarker:
     """mediapipe FaceMesh for the landmarks; BlazeFace full range to find other people and
     BlazeFace short range to confirm each on a close-up.
@@ -235,23 +204,17 @@ class Landmarker:
                 score = best.score
         return Detection(tuple(faces), score)
 
-    def find_faces(self, image: np.ndarray, smallest: float) -> tuple[Box, ...]:
-        """Every face the full-range detector finds on the frame, in source pixels, best
-        first, looking hard enough to see faces `smallest` pixels wide.
-
-        The detector shrinks whatever it gets to 192x192. When the whole frame, so shrunk,
-        would show a `smallest` face under FINDER_MIN_FACE pixels, it gets square tiles of
-        the frame instead (overlapping by half, so each face small enough to matter lies
-        whole in one), each small enough for such a face to be seen. Every piece is shrunk
-        here with area averaging, which keeps small faces that the detector's own
-        resampling would alias away.
-        """
+    def find_faces(self, image: np.ndarray) -> tuple[Box, ...]:
+        """Every face the full-range detector finds on the frame, best first, in source
+        pixels: one call, on the frame shrunk to FINDER_INPUT pixels on its long side."""
         height, width = image.shape[:2]
-        side = FINDER_INPUT * max(smallest, 1.0) / FINDER_MIN_FACE  # source pixels per input
-        boxes: list[Box] = []
-        for x0, y0, x1, y1 in _tiles(width, height, side):
-            boxes += self._find_in(image[y0:y1, x0:x1], x0, y0)
-        return tuple(_distinct(sorted(boxes, key=lambda b: b.score, reverse=True)))
+        scale = min(1.0, FINDER_INPUT / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        result = self._finder.process(np.ascontiguousarray(image))
+        boxes = _boxes(result.detections, width, height)
+        return tuple(sorted(boxes, key=lambda b: b.score, reverse=True))
 
     def confirm(self, image: np.ndarray, box: Box) -> float:
         """The short-range detector's best score for a face at the centre of a close-up of
@@ -281,19 +244,6 @@ class Landmarker:
             if b.intersection(centre) > 0
         ]
         return max(scores, default=0.0)
-
-    def _find_in(self, piece: np.ndarray, x0: int, y0: int) -> list[Box]:
-        """The detector's boxes on one piece of a frame whose corner is at (x0, y0)."""
-        height, width = piece.shape[:2]
-        scale = min(1.0, FINDER_INPUT / max(height, width))
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            piece = cv2.resize(piece, size, interpolation=cv2.INTER_AREA)
-        result = self._finder.process(np.ascontiguousarray(piece))
-        return [
-            Box(x0 + b.x, y0 + b.y, b.width, b.height, b.score)
-            for b in _boxes(result.detections, width, height)
-        ]
 
     def close(self) -> None:
         self._mesh.close()

@@ -196,7 +196,9 @@ def assess(
     thresholds: Thresholds,
     kind: str = "micro",
 ) -> Verdict:
-    """Quality of a clip whose neutral detection is usable (see `usable`).
+    """Quality of a clip whose neutral detection is usable (see `usable`); for the count
+    of faces, `neutral.found` must hold the full-range detections, confirmed
+    (`confirm_candidates`).
 
     `kind` (micro or macro) chooses the motion thresholds: a macro-expression moves
     landmarks far more than a micro-expression, a head move must not be confused with it.

@@ -159,14 +159,11 @@ def _align(
         return AlignedClip(clip.key, Verdict().add(REJECTED, "; ".join(failures)))
     face = detection.face
     assert face is not None
-    # Other people are counted once per clip, on the frame the face was found on, down to
-    # the smallest size that counts.
-    smallest = thresholds.other_face_size * face.box().width
+    # Other people are counted once per clip, on the frame the face was found on.
     with clock.stage("faces"):
         frame = frames[detect_frame]
-        detection = replace(detection, found=landmarker.find_faces(frame, smallest))
+        detection = replace(detection, found=landmarker.find_faces(frame))
         detection = confirm_candidates(detection, thresholds, partial(landmarker.confirm, frame))
-
     with clock.stage("landmarks"):
         apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
         verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
