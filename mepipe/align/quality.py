@@ -46,7 +46,7 @@ class Thresholds:
         },
     )
     other_face_confirm: float = field(
-        default=0.5,
+        default=0.4,
         metadata={
             "help": "count another face only if the short-range detector, shown a close-up of "
             "it, scores it this high"
