@@ -134,7 +134,9 @@ def _face_mesh(max_faces: int, min_detection: float):  # -> mediapipe SolutionBa
 
     mediapipe's `FaceMesh` class observes only the landmarks; its graph also has the
     `face_detections` stream, which carries the short-range detector's score of each face.
-    Reading it saves running that detector a second time for the score.
+    Reading it saves running that detector a second time for the score. Built the way
+    `FaceMesh.__init__` builds it in the pinned mediapipe 0.10.21 (same graph file and
+    calculator options), with that one more output.
     """
     from mediapipe.python.solution_base import SolutionBase
     from mediapipe.python.solutions import face_mesh
@@ -219,8 +221,9 @@ class Landmarker:
     def confirm(self, image: np.ndarray, box: Box) -> float:
         """The short-range detector's best score for a face at the centre of a close-up of
         `box` (0.0 for none): a second opinion, from another model and at a scale where
-        the face fills a third of its input. On the real footage of tests/real_footage.py
-        it scores people 0.67-0.96 and the finder's false faces (a hand with a watch) 0."""
+        the face fills two fifths of its input. On the real footage of tests/real_footage.py
+        it scores people 0.52-0.96, and 0 the false faces the finder reported when it looked
+        at tiles of a cluttered frame (a hand with a watch; docs/alignment.md)."""
         side = max(2, round(CLOSE_UP * max(box.width, box.height)))
         cx, cy = box.x + box.width / 2, box.y + box.height / 2
         # The frame translated so the close-up's corner is at the origin (borders repeated).
