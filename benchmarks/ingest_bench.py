@@ -14,6 +14,11 @@ Prints clips/s of each, the ratio mepipe(1 worker) / baseline (the floor is 5x) 
 1 -> 2 worker scaling. Exits 1 if the floor is not met.
 
     OMP_NUM_THREADS=1 python benchmarks/ingest_bench.py [--subjects 10 --clips 20]
+
+`--stages` also prints the per-clip time of each alignment stage (decode, landmarks, faces,
+warp, encode), from `align_clip` run in this process on every clip, best of `--repeat`
+passes; `--no-baseline` skips the slow per-frame baseline (and the floor). Together they
+compare two checkouts of mepipe (run each checkout's copy of this script in turn).
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mepipe.align.landmarks import Landmarker  # noqa: E402
 from mepipe.align.transform import fit_similarity, template, warp  # noqa: E402
+from mepipe.contract.manifest import manifest_path, read_manifest  # noqa: E402
 from mepipe.demo.micro import write_casme2  # noqa: E402
 from mepipe.ingest import ingest_database  # noqa: E402
 from mepipe.shards import ShardOptions  # noqa: E402
+from mepipe.shards.clip import align_clip, new_landmarker  # noqa: E402
+from mepipe.shards.plan import clip_frames  # noqa: E402
 
 FLOOR = 5.0
 console = Console()
@@ -76,6 +84,26 @@ def time_mepipe(release: Path, data: Path, workers: int) -> tuple[float, int]:
     return time.perf_counter() - start, report.clips_found
 
 
+def stage_times(data: Path, repeat: int) -> tuple[dict[str, float], int]:
+    """Milliseconds per clip of each alignment stage over the ingested clips, in this
+    process with one landmarker: the best of `repeat` passes for each stage."""
+
+    manifest = read_manifest(manifest_path(data, "casme2"))
+    clips = [clip_frames(row) for _, row in manifest.iterrows() if row.neutral_frame is not None]
+    options = ShardOptions()
+    best: dict[str, float] = {}
+    with new_landmarker(options) as landmarker:
+        align_clip(clips[0], options, landmarker)  # warm-up: graph start, first allocations
+        for _ in range(repeat):
+            totals: dict[str, float] = {}
+            for clip in clips:
+                for stage, seconds in align_clip(clip, options, landmarker).timings.items():
+                    totals[stage] = totals.get(stage, 0.0) + seconds
+            for stage, seconds in totals.items():
+                best[stage] = min(best.get(stage, float("inf")), 1000 * seconds / len(clips))
+    return best, len(clips)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=10)
@@ -83,6 +111,9 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--workdir", type=Path, default=None, help="keep files here")
+    parser.add_argument("--stages", action="store_true", help="print per-stage times")
+    parser.add_argument("--repeat", type=int, default=3, help="passes for --stages")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the per-frame baseline")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     cv2.setNumThreads(1)
@@ -103,13 +134,32 @@ def main() -> int:
 
         one, clips = time_mepipe(release, work / "data1", workers=1)
         two, _ = time_mepipe(release, work / "data2", workers=2)
-        with console.status("Baseline: every frame, one process"):
-            start = time.perf_counter()
-            base_clips, base_frames = baseline(release, work / "baseline")
-            base = time.perf_counter() - start
+        stages: dict[str, float] = {}
+        if args.stages:
+            with console.status("Per-stage times"):
+                stages, _ = stage_times(work / "data1", args.repeat)
+        base = base_clips = base_frames = 0
+        if not args.no_baseline:
+            with console.status("Baseline: every frame, one process"):
+                start = time.perf_counter()
+                base_clips, base_frames = baseline(release, work / "baseline")
+                base = time.perf_counter() - start
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+
+    if stages:
+        per_stage = Table(title="alignment stages, ms per clip (best of --repeat passes)")
+        per_stage.add_column("stage")
+        per_stage.add_column("ms / clip", justify="right")
+        for stage, ms in stages.items():
+            per_stage.add_row(stage, f"{ms:.1f}")
+        per_stage.add_row("total", f"{sum(stages.values()):.1f}")
+        console.print(per_stage)
+    if args.no_baseline:
+        for name, seconds in (("1 worker", one), ("2 workers", two)):
+            console.print(f"mepipe ingest, {name}: {seconds:.1f} s, {clips / seconds:.2f} clips/s")
+        return 0
 
     table = Table(
         title=f"{clips} CASME II demo clips, {n_frames} frames, {args.width}x{args.height}"

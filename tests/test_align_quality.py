@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from align_helpers import FRAME_SIZE, clip_row, manifest, shifted, turn_head
 
-from mepipe.align.quality import Thresholds
+from mepipe.align.landmarks import Box, Detection, Face
+from mepipe.align.quality import Thresholds, confirm_candidates, other_faces, several_faces
 from mepipe.demo.face import Look, landmarks_in_frame, render_clip, render_frame
 from mepipe.shards import ShardOptions, run_shards
 from mepipe.shards.clip import align_clip, new_landmarker
@@ -74,7 +75,34 @@ def test_several_faces_reject(tmp_path, landmarker):
     ] * 9
     result = _align(tmp_path, landmarker, pair)
     assert result.verdict.status == "rejected"
-    assert "2 faces on frame 100" in result.verdict.reasons
+    assert result.verdict.reasons[0].startswith("2 faces on frame 100 (besides the main face: 1.0")
+
+
+def test_a_second_smaller_person_rejects(tmp_path, landmarker):
+    """The demo's second person, half the subject's size, beside the subject."""
+    frames = render_clip(
+        Look.for_subject(3), "happiness", 9, 4, 3.0, FRAME_SIZE, second_person=True
+    )
+    result = _align(tmp_path, landmarker, frames)
+    assert result.verdict.status == "rejected"
+    reason = result.verdict.reasons[0]
+    assert reason.startswith("2 faces on frame 100 (besides the main face: 0.")
+    width = float(reason.split(": ")[1].split(" ")[0])  # the other face's relative width
+    assert 0.4 < width < 0.75
+    # Counting only people at least as wide as the main face lets the clip through.
+    tolerant = replace(OPTIONS, thresholds=Thresholds(other_face_size=1.0))
+    assert _align(tmp_path, landmarker, frames, tolerant, "EP02").verdict.status == "ok"
+
+
+@pytest.mark.parametrize("look", [122, 201])
+def test_a_face_printed_on_the_clothes_is_not_a_second_face(tmp_path, landmarker, look):
+    """The demo face's suit carries a faint cartoon face. For these looks FaceMesh, with its
+    low detection threshold, returns it as a second face (so counting FaceMesh's faces
+    rejected the clip); the full-range detector does not find it, and the clip is kept."""
+    frames = render_clip(Look.for_subject(look), "happiness", 9, 4, 3.0, (320, 240))
+    assert len(landmarker.detect(frames[0]).faces) == 2
+    result = _align(tmp_path, landmarker, frames)
+    assert (result.verdict.status, result.verdict.reasons) == ("ok", ())
 
 
 def test_low_confidence_rejects(tmp_path, landmarker):
@@ -173,3 +201,50 @@ def test_quality_verdicts_reach_the_manifest_and_the_shard(tmp_path):
         "apex missing",
     )
     assert run.clips_aligned == 3
+
+
+def _detection_with(*others: Box) -> Detection:
+    """A main face whose mesh spans x 100-200, y 100-220, and the finder's boxes `others`."""
+    points = np.zeros((478, 3))
+    points[:, 0] = np.linspace(100, 200, 478)
+    points[:, 1] = np.linspace(100, 220, 478)
+    main = Box(105, 110, 95, 110, score=0.9, confirmation=0.0)  # the finder's box of the main face
+    return Detection((Face(points),), 0.9, (main, *others))
+
+
+@pytest.mark.parametrize(
+    ("other", "counted"),
+    [
+        (Box(300, 100, 40, 40, score=0.8, confirmation=0.9), True),  # a person at 0.4 width
+        (Box(300, 100, 40, 40, score=0.45, confirmation=0.9), False),  # not confident
+        (Box(300, 100, 15, 15, score=0.8, confirmation=0.9), False),  # 0.15 of the width
+        (Box(150, 150, 40, 40, score=0.8, confirmation=0.9), False),  # on the main face
+        (Box(180, 100, 40, 40, score=0.8, confirmation=0.9), True),  # a neighbour, half on it
+        (Box(300, 100, 40, 40, score=0.8, confirmation=0.0), False),  # close-up sees no face
+    ],
+)
+def test_each_gate_of_the_several_faces_rule(other, counted):
+    thresholds = Thresholds()
+    detection = _detection_with(other)
+    assert other_faces(detection, thresholds) == ([other] if counted else [])
+    reason = several_faces(detection, 7, thresholds)
+    if counted:
+        assert (
+            reason
+            == "2 faces on frame 7 (besides the main face: 0.40 of its width, scores 0.80/0.90)"
+        )
+    else:
+        assert reason is None
+    assert several_faces(detection, 7, Thresholds(max_faces=2)) is None
+
+
+def test_only_candidates_are_confirmed():
+    """The close-up detector is asked about candidates only (it costs a detector call)."""
+    asked = []
+    person = Box(300, 100, 40, 40, score=0.8)
+    faint = Box(300, 200, 40, 40, score=0.4)
+    detection = confirm_candidates(
+        _detection_with(person, faint), Thresholds(), lambda box: asked.append(box) or 0.7
+    )
+    assert asked == [person]
+    assert [b.confirmation for b in detection.found[1:]] == [0.7, 0.0]

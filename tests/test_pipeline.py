@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from mepipe.cli import main
 from mepipe.protocols import load_scheme
+from mepipe.records import clip_key
 from mepipe_train.cli import main as train_main
 
 
@@ -57,6 +58,29 @@ def test_every_database_has_aligned_shards_that_verify(demo):
         usable = manifest[manifest.status != "rejected"]
         assert len(usable) > 0 and usable["shard"].notna().all(), database
         assert (out / "sheets" / f"{database}.png").stat().st_size > 10_000
+
+
+def test_face_checks_reject_the_second_person_and_keep_every_single_face(demo):
+    """Both directions of the several-faces check on the whole demo: the sequence with a
+    second person is rejected for it, and no other clip is rejected at all, although the
+    demo face's suit carries a printed face that FaceMesh takes for a second face on some
+    subjects (mepipe.demo.face)."""
+    out, _ = demo
+    truth = json.loads((out / "raw" / "ground_truth.json").read_text())
+    crowded = 0
+    for database, clips in truth.items():
+        manifest = pd.read_parquet(out / "data" / database / "manifest.parquet").set_index("key")
+        for clip in clips:
+            key = clip_key(database, clip["subject"], clip["clip"])
+            if clip["label"] is None or clip["rejected"] or key not in manifest.index:
+                continue
+            row = manifest.loc[key]
+            if clip["align_rejected"]:
+                crowded += 1
+                assert row.status == "rejected" and row.reason.startswith(clip["align_rejected"])
+            else:
+                assert row.status != "rejected", (key, row.reason)
+    assert crowded == 1
 
 
 def test_split_covers_the_composite_set_of_the_demo(demo):
@@ -106,7 +130,7 @@ def megc_list(truth: dict) -> list[str]:
             label, _ = cde.label_for(
                 db, c["subject"], c["clip"], c["label"], c["extra"].get("subset")
             )
-            if label is None or c["rejected"]:
+            if label is None or c["rejected"] or c["align_rejected"]:
                 continue
             subject, clip = c["subject"], c["clip"]
             if db == "samm":

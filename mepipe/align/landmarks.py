@@ -5,8 +5,13 @@ starts TFLite threads, which neither the CLI's `--help` nor a process that only 
 manifests should pay for. Each worker process builds one Landmarker and reuses it.
 
 FaceMesh gives 478 points (468 mesh + 10 iris with `refine_landmarks`), x and y normalised
-to the image, z (depth) in roughly the scale of x. It says nothing about how sure it is, so
-the confidence is the score of mediapipe's BlazeFace detector run on the same frame.
+to the image, z (depth) in roughly the scale of x. The confidence is the score that FaceMesh's
+own face detector (BlazeFace short range) gave the face, read from the same graph run.
+
+Other people on the frame are counted by a second detector, BlazeFace full range, which sees
+small and distant faces that FaceMesh's short-range detector misses; it runs once per clip on
+a reduced copy of the detection frame (`Landmarker.find_faces`), and each face it reports
+near the bar is confirmed on a close-up (`Landmarker.confirm`; docs/alignment.md).
 """
 
 from __future__ import annotations
@@ -14,9 +19,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from mepipe.quiet import native_logs_hidden
+
+# FaceMesh looks for this many faces and alignment takes the largest: one more than one, so
+# that a bigger face found second is not missed. Counting people is `find_faces`'s job.
+MESH_FACES = 2
+# The full-range detector sees a 192x192 input; the frame is shrunk to this long side
+# first (area averaging), which keeps small faces that the detector's own resampling of a
+# large frame would alias away. Measured on real faces composed into 640x480 frames, it
+# finds a face 24 px wide at that input every time, 16 px three times in four, 12 px never:
+# it sees faces down to about a twelfth of the frame's long side.
+FINDER_INPUT = 192
+# A face the finder reports is looked at again by the short-range detector on a close-up:
+# a square this many times the box's side around it, shrunk or enlarged to 128x128.
+CLOSE_UP = 2.5
+CLOSE_UP_INPUT = 128
+# Detections below this score are not reported at all (the quality check sets the bar).
+FINDER_FLOOR = 0.3
 
 # FaceMesh indices. Image-left is the subject's right side.
 EYE_CENTRES = (468, 473)  # iris centres (refined landmarks), subject's right then left
@@ -64,72 +86,183 @@ class Face:
 
     def area(self) -> float:
         """Bounding-box area of the mesh, to tell the main face from others."""
-        span = self.points[:, :2].max(axis=0) - self.points[:, :2].min(axis=0)
-        return float(span[0] * span[1])
+        return self.box().area()
+
+    def box(self) -> Box:
+        """The mesh's bounding box in source pixels (cheek to cheek, forehead to chin)."""
+        low, high = self.points[:, :2].min(axis=0), self.points[:, :2].max(axis=0)
+        return Box(float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1]))
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in source pixels, with the detector's score where there is one."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    score: float = 1.0
+    # The short-range detector's score on a close-up of the box (Landmarker.confirm); 0.0
+    # until it has been asked.
+    confirmation: float = 0.0
+
+    def area(self) -> float:
+        return self.width * self.height
+
+    def intersection(self, other: Box) -> float:
+        """Area this box shares with `other`."""
+        dx = min(self.x + self.width, other.x + other.width) - max(self.x, other.x)
+        dy = min(self.y + self.height, other.y + other.height) - max(self.y, other.y)
+        return max(dx, 0.0) * max(dy, 0.0)
 
 
 @dataclass(frozen=True)
 class Detection:
-    """What FaceMesh and BlazeFace saw on one frame."""
+    """What FaceMesh saw on one frame, and (detection frame only) the full-range detector."""
 
     faces: tuple[Face, ...]  # largest first
-    score: float  # best BlazeFace detection score; 0.0 when the detector sees no face
+    score: float  # FaceMesh's detector score of the largest face; 0.0 when there is none
+    found: tuple[Box, ...] = ()  # full-range detections on the frame (see Landmarker.find_faces)
 
     @property
     def face(self) -> Face | None:
         return self.faces[0] if self.faces else None
 
 
-class Landmarker:
-    """mediapipe FaceMesh (static images, iris refinement) plus BlazeFace for a score.
+def _face_mesh(max_faces: int, min_detection: float):  # -> mediapipe SolutionBase
+    """FaceMesh (static images, iris refinement) that also returns its detector's detections.
 
-    `max_faces` is how many faces FaceMesh looks for: one more than the quality check
-    allows, so that "several faces" can be seen at all. Detection thresholds are kept low
-    on purpose: the quality check, not mediapipe, decides what is too weak, and says so.
+    mediapipe's `FaceMesh` class observes only the landmarks; its graph also has the
+    `face_detections` stream, which carries the short-range detector's score of each face.
+    Reading it saves running that detector a second time for the score. Built the way
+    `FaceMesh.__init__` builds it in the pinned mediapipe 0.10.21 (same graph file and
+    calculator options), with that one more output.
+    """
+    from mediapipe.python.solution_base import SolutionBase
+    from mediapipe.python.solutions import face_mesh
+
+    detector = "facedetectionshortrangecpu__facedetectionshortrange__facedetection__"
+    return SolutionBase(
+        binary_graph_path=face_mesh._BINARYPB_FILE_PATH,
+        side_inputs={"num_faces": max_faces, "with_attention": True, "use_prev_landmarks": False},
+        calculator_params={
+            f"{detector}TensorsToDetectionsCalculator.min_score_thresh": min_detection,
+            "facelandmarkcpu__ThresholdingCalculator.threshold": 0.5,  # FaceMesh's default
+        },
+        outputs=["multi_face_landmarks", "face_detections"],
+    )
+
+
+def _boxes(detections: object, width: int, height: int) -> list[Box]:
+    """mediapipe detections (boxes relative to the image) as Boxes in pixels of an image
+    `width` x `height`."""
+    boxes = []
+    for found in detections or ():  # type: ignore[attr-defined]
+        rel = found.location_data.relative_bounding_box
+        box = (rel.xmin * width, rel.ymin * height, rel.width * width, rel.height * height)
+        boxes.append(Box(*box, score=float(found.score[0])))
+    return boxes
+
+
+class Landmarker:
+    """mediapipe FaceMesh for the landmarks; BlazeFace full range to find other people and
+    BlazeFace short range to confirm each on a close-up.
+
+    FaceMesh's detection threshold is kept low on purpose: the quality check, not
+    mediapipe, decides what is too weak, and says so.
     """
 
     @native_logs_hidden()  # mediapipe's native log lines stay off the terminal
-    def __init__(self, max_faces: int = 2, min_detection: float = 0.2):
-        from mediapipe.python.solutions import face_detection, face_mesh
+    def __init__(self, min_detection: float = 0.2):
+        from mediapipe.python.solutions import face_detection
 
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=min_detection,
+        self._mesh = _face_mesh(MESH_FACES, min_detection)
+        self._finder = face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=FINDER_FLOOR
         )
-        self._detector = face_detection.FaceDetection(
-            model_selection=0, min_detection_confidence=min_detection / 2
+        self._checker = face_detection.FaceDetection(
+            model_selection=0, min_detection_confidence=FINDER_FLOOR
         )
         # mediapipe opens its models on its own threads, which log as they do: one frame
         # through every model waits for them, so those lines fall inside the hidden window.
-        self.detect(np.zeros((16, 16, 3), np.uint8))
+        blank = np.zeros((16, 16, 3), np.uint8)
+        self.detect(blank)
+        self._finder.process(blank)
+        self._checker.process(blank)
 
     @native_logs_hidden()
-    def detect(self, image: np.ndarray, score: bool = True) -> Detection:
-        """Faces on an RGB uint8 frame (grayscale must already be three channels).
-
-        With `score=False` BlazeFace is skipped (the score reads 0.0): for frames where
-        only the landmarks matter, such as the apex frame.
-        """
+    def detect(self, image: np.ndarray) -> Detection:
+        """Faces on an RGB uint8 frame (grayscale must already be three channels)."""
         image = np.ascontiguousarray(image)
         height, width = image.shape[:2]
-        mesh = self._mesh.process(image)
+        result = self._mesh.process(input_data={"image": image})
         faces = []
-        for found in mesh.multi_face_landmarks or ():
+        for found in result.multi_face_landmarks or ():
             points = np.array([(p.x * width, p.y * height, p.z * width) for p in found.landmark])
             faces.append(Face(points))
         faces.sort(key=Face.area, reverse=True)
-        best = 0.0
-        if score:
-            detected = self._detector.process(image).detections or ()
-            best = max((float(d.score[0]) for d in detected), default=0.0)
-        return Detection(tuple(faces), best)
+        score = 0.0
+        if faces:
+            # The detection that produced the main face is the one most inside its mesh box.
+            main = faces[0].box()
+            boxes = _boxes(result.face_detections, width, height)
+            best = max(
+                boxes, key=lambda b: b.intersection(main) / max(b.area(), 1e-9), default=None
+            )
+            if best is not None and best.intersection(main) > 0:
+                score = best.score
+        return Detection(tuple(faces), score)
+
+    @native_logs_hidden()
+    def find_faces(self, image: np.ndarray) -> tuple[Box, ...]:
+        """Every face the full-range detector finds on the frame, best first, in source
+        pixels: one call, on the frame shrunk to FINDER_INPUT pixels on its long side."""
+        height, width = image.shape[:2]
+        scale = min(1.0, FINDER_INPUT / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        result = self._finder.process(np.ascontiguousarray(image))
+        boxes = _boxes(result.detections, width, height)
+        return tuple(sorted(boxes, key=lambda b: b.score, reverse=True))
+
+    @native_logs_hidden()
+    def confirm(self, image: np.ndarray, box: Box) -> float:
+        """The short-range detector's best score for a face at the centre of a close-up of
+        `box` (0.0 for none): a second opinion, from another model and at a scale where
+        the face fills two fifths of its input. On the real footage of tests/real_footage.py
+        it scores people 0.52-0.96, and 0 the false faces the finder reported when it looked
+        at tiles of a cluttered frame (a hand with a watch; docs/alignment.md)."""
+        side = max(2, round(CLOSE_UP * max(box.width, box.height)))
+        cx, cy = box.x + box.width / 2, box.y + box.height / 2
+        # The frame translated so the close-up's corner is at the origin (borders repeated).
+        matrix = np.float32([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]])
+        crop = cv2.warpAffine(
+            image, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        shrink = side > CLOSE_UP_INPUT
+        crop = cv2.resize(
+            crop,
+            (CLOSE_UP_INPUT, CLOSE_UP_INPUT),
+            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC,
+        )
+        result = self._checker.process(np.ascontiguousarray(crop))
+        centre = Box(
+            0.4 * CLOSE_UP_INPUT, 0.4 * CLOSE_UP_INPUT, 0.2 * CLOSE_UP_INPUT, 0.2 * CLOSE_UP_INPUT
+        )
+        scores = [
+            b.score
+            for b in _boxes(result.detections, CLOSE_UP_INPUT, CLOSE_UP_INPUT)
+            if b.intersection(centre) > 0
+        ]
+        return max(scores, default=0.0)
 
     @native_logs_hidden()
     def close(self) -> None:
         self._mesh.close()
-        self._detector.close()
+        self._finder.close()
+        self._checker.close()
 
     def __enter__(self) -> Landmarker:
         return self

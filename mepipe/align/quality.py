@@ -7,11 +7,12 @@ but flagged, and the reason goes to the manifest and the ingest report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from mepipe.align.landmarks import STILL_GROUPS, Detection, Face
+from mepipe.align.landmarks import STILL_GROUPS, Box, Detection, Face
 from mepipe.contract.manifest import ClipStatus
 
 REJECTED, FLAGGED, OK = ClipStatus.REJECTED, ClipStatus.FLAGGED, ClipStatus.OK
@@ -26,7 +27,36 @@ class Thresholds:
         metadata={"help": "reject a clip whose face detector score is below this (0-1)"},
     )
     max_faces: int = field(
-        default=1, metadata={"help": "reject a clip with more faces than this on its frame"}
+        default=1,
+        metadata={
+            "help": "reject a clip with more faces than this on its detection frame (the main "
+            "face and each other face that passes --other-face-*; see docs/alignment.md)"
+        },
+    )
+    other_face_confidence: float = field(
+        default=0.5,
+        metadata={"help": "count another face only if the full-range detector scores it this high"},
+    )
+    other_face_size: float = field(
+        default=0.2,
+        metadata={
+            "help": "count another face only if it is at least this fraction of the main "
+            "face's width"
+        },
+    )
+    other_face_confirm: float = field(
+        default=0.4,
+        metadata={
+            "help": "count another face only if the short-range detector, shown a close-up of "
+            "it, scores it this high"
+        },
+    )
+    other_face_overlap: float = field(
+        default=0.5,
+        metadata={
+            "help": "count another face only if at most this fraction of its box lies on the "
+            "main face"
+        },
     )
     flag_yaw: float = field(
         default=10.0, metadata={"help": "flag a clip whose head is turned more (degrees)"}
@@ -86,6 +116,62 @@ def why_unusable(detection: Detection, frame: int, thresholds: Thresholds) -> st
     )
 
 
+def candidates(detection: Detection, thresholds: Thresholds) -> list[Box]:
+    """The full-range detections that may be other people: confident, comparable in size
+    to the main face (FaceMesh's largest), and not lying on it.
+
+    Each gate stops one known confounder: low confidence a face-like print on clothing,
+    size a face on a badge or a picture on the wall far behind, overlap the detector's own
+    box of the main face.
+    """
+    face = detection.face
+    if face is None:
+        return []
+    main = face.box()
+    return [
+        box
+        for box in detection.found
+        if box.score >= thresholds.other_face_confidence
+        and box.width >= thresholds.other_face_size * main.width
+        and box.intersection(main) <= thresholds.other_face_overlap * box.area()
+    ]
+
+
+def confirm_candidates(
+    detection: Detection, thresholds: Thresholds, confirm: Callable[[Box], float]
+) -> Detection:
+    """`detection` with each candidate's box carrying `confirm(box)` (a second detector's
+    score on a close-up), asked only for the candidates: usually none."""
+    chosen = candidates(detection, thresholds)
+    found = tuple(
+        replace(box, confirmation=confirm(box)) if box in chosen else box for box in detection.found
+    )
+    return replace(detection, found=found)
+
+
+def other_faces(detection: Detection, thresholds: Thresholds) -> list[Box]:
+    """The other people on the frame: candidates that the close-up confirmed (a hand or a
+    pattern that fooled the full-range detector is not confirmed)."""
+    return [
+        box
+        for box in candidates(detection, thresholds)
+        if box.confirmation >= thresholds.other_face_confirm
+    ]
+
+
+def several_faces(detection: Detection, frame: int, thresholds: Thresholds) -> str | None:
+    """The reason to reject a frame with more faces than `max_faces`, or None."""
+    others = other_faces(detection, thresholds)
+    if 1 + len(others) <= thresholds.max_faces:
+        return None
+    width = detection.face.box().width if detection.face else 1.0
+    each = "; ".join(
+        f"{box.width / width:.2f} of its width, scores {box.score:.2f}/{box.confirmation:.2f}"
+        for box in others
+    )
+    return f"{1 + len(others)} faces on frame {frame} (besides the main face: {each})"
+
+
 def head_motion(neutral: Face, apex: Face) -> float:
     """How far the face as a whole moved from the neutral to the apex frame.
 
@@ -108,7 +194,9 @@ def assess(
     thresholds: Thresholds,
     kind: str = "micro",
 ) -> Verdict:
-    """Quality of a clip whose neutral detection is usable (see `usable`).
+    """Quality of a clip whose neutral detection is usable (see `usable`); for the count
+    of faces, `neutral.found` must hold the full-range detections, confirmed
+    (`confirm_candidates`).
 
     `kind` (micro or macro) chooses the motion thresholds: a macro-expression moves
     landmarks far more than a micro-expression, a head move must not be confused with it.
@@ -116,8 +204,9 @@ def assess(
     verdict = Verdict()
     face = neutral.face
     assert face is not None
-    if len(neutral.faces) > thresholds.max_faces:
-        verdict = verdict.add(REJECTED, f"{len(neutral.faces)} faces on frame {neutral_frame}")
+    crowded = several_faces(neutral, neutral_frame, thresholds)
+    if crowded:
+        verdict = verdict.add(REJECTED, crowded)
     yaw = abs(face.yaw())
     if yaw > thresholds.max_yaw:
         verdict = verdict.add(

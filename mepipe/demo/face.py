@@ -6,6 +6,12 @@ mediapipe FaceMesh 0.10.21 on that photo) along a direction, with a Gaussian fal
 the generator knows exactly where and how far every pixel moved. Micro clips move a few
 pixels, macro clips many; the motion depends on the label, so a model can learn it.
 Subjects differ by scale, rotation, position, crop and brightness.
+
+Two confounders of the several-faces check (docs/alignment.md) are part of the demo: a faint
+cartoon face printed on the suit's shoulder, half the face's width, which mediapipe FaceMesh
+with a low detection threshold takes for a second face on some looks (2 in 100 measured, the
+demo SMIC subject s1 among them: ingest must keep those clips), and, on request, a second,
+smaller person beside the subject (ingest must reject that clip).
 """
 
 from __future__ import annotations
@@ -83,12 +89,66 @@ EMOTION_MOTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The printed face on the suit: centre and width in photo pixels, and how strongly it shows.
+STICKER_CENTRE = (135, 190)
+STICKER_WIDTH = 50
+STICKER_OPACITY = 0.45
+# The second person: a copy of the subject's head and shoulders (this part of the photo),
+# mirrored, at this fraction of the subject's size, its face centred at this point of the
+# frame (fractions of width and height), clear of the subject's face for every Look.
+SECOND_PERSON_CROP = (140, 10, 310, 250)  # x0, y0, x1, y1
+SECOND_PERSON_SCALE = 0.5
+SECOND_PERSON_AT = (0.86, 0.3)
+
+
 @functools.cache
 def astronaut() -> np.ndarray:
-    """The source photo, RGB uint8 512x512 (imported lazily: scikit-image is slow to load)."""
+    """The source photo, RGB uint8 512x512, with the printed face on the suit (imported
+    lazily: scikit-image is slow to load)."""
     from skimage import data
 
-    return np.ascontiguousarray(data.astronaut())
+    photo = np.ascontiguousarray(data.astronaut())
+    _print_sticker(photo, STICKER_CENTRE, STICKER_WIDTH, STICKER_OPACITY)
+    photo.setflags(write=False)
+    return photo
+
+
+def _print_sticker(photo: np.ndarray, centre: tuple[int, int], width: int, opacity: float) -> None:
+    """Blend a cartoon face (skin-toned oval, eyes, brows, nose, mouth) into `photo` in place.
+
+    Faint on purpose, like the print on clothing that fooled the several-faces check of
+    mepipe 0.x: FaceMesh's face detector, run with a low threshold, scores it 0.2-0.5 on
+    some framings, while the full-range detector does not report it. (At opacity 0.55 both
+    detectors take it for a face on one look in ten: a clear print of a face is a face.)
+    """
+    height = round(width * 1.25)
+    s = 4  # drawn 4x larger, then shrunk: smooth edges
+    big_w, big_h = width * s, height * s
+    tile = np.full((big_h, big_w, 3), (225, 180, 150), np.uint8)
+    mask = np.zeros((big_h, big_w), np.uint8)
+    cv2.ellipse(
+        mask, (big_w // 2, big_h // 2), (big_w // 2 - s, big_h // 2 - s), 0, 0, 360, 255, -1
+    )
+    eye_dx, eye_y, iris = int(big_w * 0.2), int(big_h * 0.40), max(2, int(big_w * 0.08))
+    for x in (big_w // 2 - eye_dx, big_w // 2 + eye_dx):
+        cv2.ellipse(tile, (x, eye_y), (int(iris * 1.6), iris), 0, 0, 360, (245, 245, 245), -1)
+        cv2.circle(tile, (x, eye_y), iris, (60, 40, 30), -1)
+        brow = (
+            (x - int(iris * 1.8), eye_y - int(iris * 2.2)),
+            (x + int(iris * 1.8), eye_y - int(iris * 2.6)),
+        )
+        cv2.line(tile, *brow, (90, 60, 40), s)
+    nose = ((big_w // 2, int(big_h * 0.45)), (big_w // 2 - int(big_w * 0.05), int(big_h * 0.62)))
+    cv2.line(tile, *nose, (170, 120, 100), s)
+    mouth_axes = (int(big_w * 0.18), int(big_h * 0.06))
+    cv2.ellipse(tile, (big_w // 2, int(big_h * 0.72)), mouth_axes, 0, 0, 180, (150, 60, 60), 2 * s)
+    small = cv2.resize(tile, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = alpha[..., None] / 255 * opacity
+    x0, y0 = centre[0] - width // 2, centre[1] - height // 2
+    region = photo[y0 : y0 + height, x0 : x0 + width].astype(np.float32)
+    blended = region * (1 - alpha) + small * alpha
+    photo[y0 : y0 + height, x0 : x0 + width] = np.clip(blended, 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -152,10 +212,12 @@ def render_frame(
     amount: float,
     size: tuple[int, int],
     gray: bool = False,
+    second_person: bool = False,
 ) -> np.ndarray:
     """One frame of `size` (width, height): the face placed by `look`, warped by `motions`.
 
-    `amount` is the displacement of the moving landmarks in *frame* pixels.
+    `amount` is the displacement of the moving landmarks in *frame* pixels. With
+    `second_person`, a smaller, still second person stands beside the subject.
     """
     src = astronaut()
     matrix = placement(look, size)
@@ -177,11 +239,36 @@ def render_frame(
             map_y - dy * np.float32(amount / scale),
         )
     frame = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if second_person:
+        frame = _add_second_person(frame, scale * SECOND_PERSON_SCALE)
     gain = look.brightness * np.array(look.tint, np.float32)
     frame = np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
     if gray:
         return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     return frame
+
+
+def _add_second_person(frame: np.ndarray, scale: float) -> np.ndarray:
+    """`frame` with the photo's head and shoulders pasted in, mirrored and scaled by `scale`
+    (photo to frame pixels), its face centred at SECOND_PERSON_AT, edges feathered."""
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = SECOND_PERSON_CROP
+    (xr, yr), (xl, yl) = LANDMARKS["eye_r"], LANDMARKS["eye_l"]
+    face = ((xr + xl) / 2, (yr + yl) / 2 + 0.5 * INTEROCULAR)  # photo pixels
+    target = (SECOND_PERSON_AT[0] * width, SECOND_PERSON_AT[1] * height)
+    # Photo -> frame: mirror x about the face centre, scale, move the face to the target.
+    matrix = np.array(
+        [[-scale, 0, target[0] + scale * face[0]], [0, scale, target[1] - scale * face[1]]]
+    )
+    photo = astronaut()
+    mask = np.zeros(photo.shape[:2], np.float32)
+    centre, axes = ((x0 + x1) // 2, (y0 + y1) // 2), ((x1 - x0) // 2, (y1 - y0) // 2)
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 8)
+    person = cv2.warpAffine(photo, matrix, (width, height), flags=cv2.INTER_AREA)
+    alpha = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_LINEAR)[..., None]
+    blended = frame.astype(np.float32) * (1 - alpha) + person.astype(np.float32) * alpha
+    return np.clip(blended, 0, 255).astype(np.uint8)
 
 
 def motion_curve(n_frames: int, apex_index: int, amplitude: float) -> list[float]:
@@ -206,6 +293,7 @@ def render_clip(
     amplitude: float,
     size: tuple[int, int],
     gray: bool = False,
+    second_person: bool = False,
 ) -> list[np.ndarray]:
     """Frames of one clip: neutral at frame 0, the label's motion peaking at `apex_index`.
 
@@ -213,7 +301,7 @@ def render_clip(
     """
     motions = EMOTION_MOTIONS[label]
     return [
-        render_frame(look, motions, a, size, gray)
+        render_frame(look, motions, a, size, gray, second_person)
         for a in motion_curve(n_frames, apex_index, amplitude)
     ]
 

@@ -44,6 +44,9 @@ CKPLUS_UNLABELLED = ("no file", "empty folder", "no folder")
 CKPLUS_SIZES = ((1.0, 1.0), (1.0, 480 / 490), (720 / 640, 480 / 490))
 OULU_LIGHT = {"Strong": 1.0, "Weak": 0.6, "Dark": 0.3}
 MMI_UNUSED_CODE = 7
+# (subject, sequence) positions of the CK+ sequence filmed with a second person beside the
+# subject: ingest with alignment must reject it for several faces.
+CKPLUS_SECOND_PERSON = (1, 0)
 
 
 def action_units(motions: Sequence[str]) -> str:
@@ -142,7 +145,8 @@ def write_ckplus(
             n = int(rng.integers(FRAMES[0], FRAMES[1] + 1))
             amplitude = float(rng.uniform(*AMPLITUDE))
             gray = (i + j) % 4 != 1
-            frames = render_clip(look, label, n, n - 1, amplitude, frame_size, gray)
+            crowded = (i, j) == CKPLUS_SECOND_PERSON and sequences_per_subject > 1
+            frames = render_clip(look, label, n, n - 1, amplitude, frame_size, gray, crowded)
             stem = f"{subject}_{sequence}"
             seq_dir = Path(subject) / sequence
             landmarks = landmarks_in_frame(look, frame_size)  # neutral positions
@@ -182,6 +186,7 @@ def write_ckplus(
                     amplitude=amplitude,
                     look=look_index,
                     size=frame_size,
+                    align_rejected="2 faces on frame 1" if crowded else None,
                 )
             )
     return clips

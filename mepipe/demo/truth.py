@@ -17,6 +17,8 @@ class DemoClip:
     SHEET_HOLES, e.g. "empty apex"); `flagged` then holds the words the clip's flag must
     use. `apex` and `offset` stay the truth (where the motion peaks, the last frame on
     disk), which is what ingest must estimate or clamp its way back to.
+    `align_rejected` is set for clips that only the face checks of an aligned ingest reject
+    (a second person on the frame); it holds the words the reason starts with.
     """
 
     database: str
@@ -35,6 +37,7 @@ class DemoClip:
     rejected: str | None = None
     hole: str | None = None
     flagged: str | None = None
+    align_rejected: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

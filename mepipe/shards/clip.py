@@ -11,14 +11,23 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import cv2
 import numpy as np
 
 from mepipe.align.landmarks import Detection, Landmarker
-from mepipe.align.quality import FLAGGED, REJECTED, Verdict, assess, usable, why_unusable
+from mepipe.align.quality import (
+    FLAGGED,
+    REJECTED,
+    Verdict,
+    assess,
+    confirm_candidates,
+    usable,
+    why_unusable,
+)
 from mepipe.align.transform import fit_similarity, template, warp
 from mepipe.contract.sample import EXPRESSIONS, NEUTRAL
 from mepipe.errors import MepipeError
@@ -26,7 +35,7 @@ from mepipe.images import read_frames
 from mepipe.parent_watch import exit_with_parent
 from mepipe.shards.options import ShardOptions
 
-STAGES = ("decode", "landmarks", "warp", "encode", "write")
+STAGES = ("decode", "landmarks", "faces", "warp", "encode", "write")
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,8 @@ class _Clock:
 
 
 def new_landmarker(options: ShardOptions) -> Landmarker:
-    """A landmarker that looks for one face more than the quality check allows."""
-    return Landmarker(max_faces=options.thresholds.max_faces + 1)
+    """The landmarker of one worker (the same for every option: thresholds apply later)."""
+    return Landmarker()
 
 
 # One landmarker per worker process, built once by `init_worker`.
@@ -154,13 +163,13 @@ def _align(
         return AlignedClip(clip.key, Verdict().add(REJECTED, "; ".join(failures)))
     face = detection.face
     assert face is not None
-
+    # Other people are counted once per clip, on the frame the face was found on.
+    with clock.stage("faces"):
+        frame = frames[detect_frame]
+        detection = replace(detection, found=landmarker.find_faces(frame))
+        detection = confirm_candidates(detection, thresholds, partial(landmarker.confirm, frame))
     with clock.stage("landmarks"):
-        apex = (
-            detection
-            if clip.apex == detect_frame
-            else landmarker.detect(frames[clip.apex], score=False)
-        )
+        apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
         verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
     if detect_frame != clip.neutral:
         verdict = verdict.add(
@@ -184,7 +193,7 @@ def _align(
         matrices = []
         for _, number in members:
             with clock.stage("landmarks"):
-                own = landmarker.detect(frames[number], score=False).face
+                own = landmarker.detect(frames[number]).face
             if own is None:
                 result.verdict = verdict.add(
                     REJECTED, f"per-frame alignment: no face found on frame {number}"
