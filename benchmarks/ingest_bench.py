@@ -45,7 +45,7 @@ from mepipe.demo.micro import write_casme2  # noqa: E402
 from mepipe.ingest import ingest_database  # noqa: E402
 from mepipe.shards import ShardOptions  # noqa: E402
 from mepipe.shards.clip import align_clip, new_landmarker  # noqa: E402
-from mepipe.shards.plan import clip_frames  # noqa: E402
+from mepipe.shards.plan import clip_to_align  # noqa: E402
 
 FLOOR = 5.0
 console = Console()
@@ -89,7 +89,7 @@ def stage_times(data: Path, repeat: int) -> tuple[dict[str, float], int]:
     process with one landmarker: the best of `repeat` passes for each stage."""
 
     manifest = read_manifest(manifest_path(data, "casme2"))
-    clips = [clip_frames(row) for _, row in manifest.iterrows() if row.neutral_frame is not None]
+    clips = [clip_to_align(row) for _, row in manifest.iterrows() if row.neutral_frame is not None]
     options = ShardOptions()
     best: dict[str, float] = {}
     with new_landmarker(options) as landmarker:

@@ -41,7 +41,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mepipe.adapters import AdapterOptions  # noqa: E402
+from mepipe.adapters import adapter_options  # noqa: E402
 from mepipe.check_protocol import read_reference  # noqa: E402
 from mepipe.cli.ingest import print_summary  # noqa: E402
 from mepipe.contract.manifest import manifest_path, read_manifest  # noqa: E402
@@ -227,7 +227,9 @@ def main() -> int:
     with console.status(f"Writing {len(clips)} clips of three releases to {work / 'raw'}"):
         build(work / "raw", clips, size)
     data = work / "data"
-    options = IngestOptions(adapter=AdapterOptions(smic_subsets=("HS",)), align=args.align)
+    options = IngestOptions(
+        adapter=adapter_options("smic", subsets=("HS",)), align_faces=args.align
+    )
     for database in scheme.evaluated:
         report = ingest_database(database, work / "raw" / database, data, options, console=console)
         print_summary(report, console)

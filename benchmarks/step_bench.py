@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torchvision.models import resnet18
 
 from mepipe_train.config import TrainConfig
-from mepipe_train.eidnet import build, eid_step
+from mepipe_train.eidnet import eid_step, new_eidnet
 from mepipe_train.mtmnet import mtm_step
 from mepipe_train.runtime import start
 
@@ -96,10 +96,10 @@ def main() -> None:
         optimizer.step()
         return {"loss": loss.item()}
 
-    eid_net = runtime.place(build(config, 3, 20))
+    eid_net = runtime.place(new_eidnet(config, 3, 20))
     step_eid, _ = eid_step(config, runtime, eid_net, "bench")
-    micro = runtime.place(build(config, 3, 20))
-    macro = runtime.place(build(config, 3, 20))
+    micro = runtime.place(new_eidnet(config, 3, 20))
+    macro = runtime.place(new_eidnet(config, 3, 20))
     step_mtm, *_ = mtm_step(config, runtime, micro, macro, "bench")
 
     results = {

@@ -1,8 +1,8 @@
 """The apex frame: chosen where a release has none, estimated where its annotation has holes.
 
-SMIC has no apex annotation: public code uses either the middle frame or the frame that
-differs most from the onset; mepipe offers both (`--smic-apex`) and records which one was
-used (`apex_source`).
+SMIC, and MMI videos without an apex marker, have no apex annotation: public code uses either
+the middle frame or the frame that differs most from the onset; mepipe offers both for every
+such release (`--apex-method`) and records per clip which one was used (`apex_source`).
 
 CASME II, SAMM and MMI annotate an apex, but their sheets have holes: copies of the CASME II
 sheet leave the apex empty for about 21 clips, write `/` or -1, put it on the onset frame or
@@ -62,9 +62,24 @@ def max_diff_apex(record: ClipRecord) -> int:
     return numbers[int(np.argmax(scores))]
 
 
+def check_apex_method(method: str) -> None:
+    """A MepipeError naming the known methods unless `method` is one of APEX_METHODS."""
+    if method not in APEX_METHODS:
+        known = ", ".join(APEX_METHODS)
+        raise MepipeError(f"unknown apex method '{method}' (known: {known})")
+
+
+def needs_method(record: ClipRecord) -> bool:
+    """Whether the release annotates no apex for this usable clip, so that the apex method
+    chooses it (the adapter marks such clips ApexSource.MIDPOINT)."""
+    unannotated = record.apex_source in (ApexSource.MIDPOINT, ApexSource.MAX_DIFF)
+    return record.reject_reason is None and unannotated
+
+
 def apply_apex_method(record: ClipRecord, method: str) -> None:
     """Set the apex of an unannotated clip by `method` (records with an annotated apex are left)."""
-    if record.reject_reason or record.apex_source not in (ApexSource.MIDPOINT, ApexSource.MAX_DIFF):
+    check_apex_method(method)
+    if not needs_method(record):
         return
     if method == "max-diff":
         record.apex, record.apex_source = max_diff_apex(record), ApexSource.MAX_DIFF

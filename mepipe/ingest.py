@@ -2,8 +2,8 @@
 
 Stages, each with one job:
   adapter.parse()      release on disk -> ClipRecords (rejected clips carry a reason)
-  apex                 SMIC: midpoint or max-diff apex; annotated releases: an apex the
-                       sheet or markers leave unusable is estimated (max-diff), flagged
+  apex                 no apex annotated (SMIC, MMI without markers): --apex-method;
+                       an apex a sheet or markers leave unusable: estimated, flagged
   select_frames        neutral + five apex-centred frames (flags short / incomplete clips)
   validate             the frames a clip will use exist and decode (else: rejected)
   label schemes        every protocol's class, or the reason it leaves the clip out
@@ -14,10 +14,8 @@ Stages, each with one job:
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,13 @@ from rich.progress import track
 
 from mepipe import __version__
 from mepipe.adapters import AdapterOptions, open_release
-from mepipe.apex import apply_apex_method, estimate_apex, needs_estimate
+from mepipe.apex import (
+    apply_apex_method,
+    check_apex_method,
+    estimate_apex,
+    needs_estimate,
+    needs_method,
+)
 from mepipe.atomic import write_json, write_parquet
 from mepipe.contract.manifest import FRAME_COLUMNS, MANIFEST_NAME, ClipStatus
 from mepipe.errors import MepipeError
@@ -43,9 +47,14 @@ from mepipe.untrusted import markup_safe
 
 @dataclass(frozen=True)
 class IngestOptions:
-    adapter: AdapterOptions = field(default_factory=AdapterOptions)
-    smic_apex: str = "midpoint"
-    align: bool = True
+    # The release's own options (Adapter.Options; mepipe.adapters.adapter_options builds
+    # them); None: the release's defaults.
+    adapter: AdapterOptions | None = None
+    # How to choose an apex the release does not annotate (SMIC, MMI without markers).
+    apex_method: str = "midpoint"
+    # Align faces and write shards (False: `--no-align`, the manifest only). Not to be
+    # confused with ShardOptions.align, the alignment mode (`clip` or `per-frame`).
+    align_faces: bool = True
 
 
 def validate(record: ClipRecord, selection: FrameSelection) -> str | None:
@@ -75,6 +84,7 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
         status = ClipStatus.REJECTED
     elif flags:
         status, reason = ClipStatus.FLAGGED, "; ".join(flags)
+    usable = selection is not None and status != ClipStatus.REJECTED
     row: dict[str, Any] = {
         "key": record.key,
         "database": record.database,
@@ -94,11 +104,9 @@ def clip_row(record: ClipRecord) -> dict[str, Any]:
         "height": record.height,
         "action_units": record.action_units,
         "extra": json.dumps(record.extra, sort_keys=True),
-        "neutral_frame": selection.neutral if selection and status != ClipStatus.REJECTED else None,
-        "expression_frames": list(selection.expression)
-        if selection and status != ClipStatus.REJECTED
-        else [],
-        "status": status,
+        "neutral_frame": selection.neutral if usable else None,
+        "expression_frames": list(selection.expression) if usable else [],
+        "status": status.value,
         "reason": reason,
     }
     for scheme in all_schemes():
@@ -126,21 +134,20 @@ def build_manifest(records: list[ClipRecord], console: Console | None = None) ->
     return frame
 
 
-def choose_apexes(
-    records: list[ClipRecord], database: str, smic_apex: str, console: Console
-) -> None:
-    """Set every apex that is not annotated: SMIC's by `smic_apex`, and those a sheet or a
-    marker file leaves unusable by max-diff (the clip is flagged). Both may decode whole
-    clips, hence the progress bar."""
-    if database == "smic":
-        pending = records
-        step: Callable[[ClipRecord], None] = functools.partial(apply_apex_method, method=smic_apex)
-    else:
-        pending, step = [r for r in records if needs_estimate(r)], estimate_apex
+def choose_apexes(records: list[ClipRecord], apex_method: str, console: Console) -> None:
+    """Set every apex that is not annotated: by `apex_method` where the release annotates
+    none (SMIC, MMI without markers; recorded in apex_source), by max-diff where a sheet or a
+    marker file leaves it unusable (the clip is flagged). Both may decode whole clips, hence
+    the progress bar."""
+    check_apex_method(apex_method)
+    pending = [r for r in records if needs_method(r) or needs_estimate(r)]
     for record in track(
         pending, description="Estimating apex frames", console=console, transient=True
     ):
-        step(record)
+        if needs_estimate(record):
+            estimate_apex(record)
+        else:
+            apply_apex_method(record, apex_method)
 
 
 def build_report(database: str, root: Path, manifest: pd.DataFrame, parsed: Any) -> IngestReport:
@@ -178,12 +185,13 @@ def ingest_database(
     options = options or IngestOptions()
     console = console or Console(stderr=True)
     adapter = open_release(database, raw_root, options.adapter)
+    options = replace(options, adapter=adapter.options)  # the report names every choice
     with database_output(data_dir, database) as output:
         with console.status(f"Reading the {adapter.title} release at {markup_safe(raw_root)}"):
             parsed = adapter.parse()
         if not parsed.records:
             raise MepipeError(f"no {adapter.title} clips found in the release", raw_root)
-        choose_apexes(parsed.records, database, options.smic_apex, console)
+        choose_apexes(parsed.records, options.apex_method, console)
         manifest = build_manifest(parsed.records, console)
         try:
             report = write_version(
@@ -211,8 +219,8 @@ def write_version(
     disk, read-only folder) raises MepipeError naming it."""
     shard_options = shard_options or ShardOptions()
     try:
-        stage = output.prepare(keep_shards=options.align)
-        if options.align:
+        stage = output.prepare(keep_shards=options.align_faces)
+        if options.align_faces:
             reuse = output.live / SHARDS_DIR
             manifest = write_shards(stage, manifest, shard_options, workers, reuse_from=reuse)
         write_parquet(stage / MANIFEST_NAME, manifest)
@@ -220,7 +228,7 @@ def write_version(
         report.provenance = {
             "mepipe": __version__,
             "ingest": asdict(options),
-            "shards": asdict(shard_options) if options.align else None,
+            "shards": asdict(shard_options) if options.align_faces else None,
         }
         write_json(stage / REPORT, asdict(report))
         output.publish()

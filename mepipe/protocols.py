@@ -67,14 +67,15 @@ def is_micro(database: str) -> bool:
 def normalise_label(database: str, raw: str | int | float) -> str:
     """The release's own label, as the canonical lower-case name of databases.toml.
 
-    Numeric codes (CK+ `3.0000000e+00`, MMI `4`) go through the release's `codes` table;
-    names are lower-cased and spelling variants folded through `aliases`.
+    A release whose labels are numbers (`numeric_codes`: CK+ `3.0000000e+00`, MMI `4`) has
+    each read as a number and named through its `codes` table; names are lower-cased, short
+    codes (SMIC `ne`) named and spelling variants folded through `aliases`.
     Raises ValueError with a readable message for a label the release does not define.
     """
     info = database_info(database)
     codes = info.get("codes", {})
     text = str(raw).strip()
-    if database in ("ckplus", "mmi"):
+    if info.get("numeric_codes", False):
         try:
             number = float(text)
         except ValueError:

@@ -139,8 +139,9 @@ class TrainConfig:
         write_json(path, self.to_dict())
         return path
 
-    def same_method(self, other: TrainConfig) -> list[str]:
-        """Fields (other than runtime ones) where the two configurations differ."""
+    def method_differences(self, other: TrainConfig) -> list[str]:
+        """Fields (other than runtime ones) where the two configurations differ; [] when
+        both describe the same method (a rerun may resume the run)."""
         mine, theirs = self.to_dict(), other.to_dict()
         return [k for k in mine if k not in RUNTIME_FIELDS and mine[k] != theirs[k]]
 
@@ -205,10 +206,6 @@ def field_problem(name: str, value: Any) -> str | None:
     if name == "seed" and value >= SEED_LIMIT:
         return f"must be below {SEED_LIMIT}, got {value}"
     return None
-
-
-def field_help() -> dict[str, str]:
-    return {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -337,7 +337,7 @@ class TripletDataset(_EpochDataset):
         }
 
 
-class ClipFramesDataset(Dataset):
+class PredictionDataset(Dataset):
     """Test time: all five expression frames of a clip (predictions average over them)."""
 
     def __init__(self, pool: dict[str, ClipBytes], items: Sequence[Item], size: int):

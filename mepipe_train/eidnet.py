@@ -23,7 +23,8 @@ from mepipe_train.phase import Phase, StepFn, run_phase
 from mepipe_train.runtime import Runtime
 
 
-def build(config: TrainConfig, n_classes: int, n_subjects: int) -> EIDNet:
+def new_eidnet(config: TrainConfig, n_classes: int, n_subjects: int) -> EIDNet:
+    """An untrained EIDNet shaped by `config` (backbone, feature sizes, image size)."""
     return EIDNet(
         n_classes=n_classes,
         n_subjects=n_subjects,
@@ -119,7 +120,7 @@ def train_eidnet(
     subjects = sorted({f"{i.database}/{i.subject}" for i in items})
     subject_index = {s: n for n, s in enumerate(subjects)}
     torch.manual_seed(seed)
-    net = runtime.place(build(config, n_classes, len(subjects)))
+    net = runtime.place(new_eidnet(config, n_classes, len(subjects)))
     step, optimizer = eid_step(config, runtime, net, label, with_eid)
     dataset = PairDataset(pool, items, subject_index, config.image_size, seed)
 

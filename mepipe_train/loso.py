@@ -13,8 +13,7 @@ RUN layout (docs/training.md):
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -27,12 +26,13 @@ from mepipe.protocols import load_scheme
 from mepipe_train import report
 from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
 from mepipe_train.data import (
+    ClipBytes,
     Fold,
     folds_from_split,
     load_pool,
     shard_locations,
 )
-from mepipe_train.eidnet import build, phase_seed, train_eidnet
+from mepipe_train.eidnet import new_eidnet, phase_seed, train_eidnet
 from mepipe_train.metrics import confusion, metrics_by_database
 from mepipe_train.models import EIDNet
 from mepipe_train.mtmnet import predict, train_mtmnet
@@ -89,7 +89,7 @@ def prepare_run(config: TrainConfig, runtime: Runtime) -> Path:
         raise MepipeError("--out RUN is required")
     saved = run / CONFIG_FILE
     if saved.exists():
-        differs = load_config(saved).same_method(config)
+        differs = load_config(saved).method_differences(config)
         if differs:
             raise MepipeError(
                 f"RUN already holds a run with other {', '.join(differs)}; "
@@ -102,29 +102,67 @@ def prepare_run(config: TrainConfig, runtime: Runtime) -> Path:
     return run
 
 
-def train_macronet(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> EIDNet:
-    items = plan.macro_items
-    if not items:
+@dataclass
+class MacroSide:
+    """What every fold shares when the losses need macro clips: MacroNet and its clips."""
+
+    net: EIDNet | None = None
+    pool: dict[str, ClipBytes] = field(default_factory=dict)
+
+
+def load_macro_pool(config: TrainConfig, plan: Plan) -> dict[str, ClipBytes]:
+    """The macro clips' images (MacroNet's training data, and the macro side of phase 2)."""
+    if not plan.macro_items:
         raise MepipeError(
             "losses tri/adv/lir need macro clips, and the split has none "
             "(make the split with --macro, or run --losses cls)",
             config.split or config.data,
         )
-    pool = load_pool([i.key for i in items], plan.shard_of, config.workers)
+    return load_pool([i.key for i in plan.macro_items], plan.shard_of, config.workers)
+
+
+def train_macronet(
+    config: TrainConfig, runtime: Runtime, plan: Plan, run: Path, pool: dict[str, ClipBytes]
+) -> EIDNet:
+    """MacroNet, trained once per run into RUN/macronet.pt; resumed from its checkpoint, or
+    loaded when RUN already holds it (mepipe_train.phase.run_phase)."""
     return train_eidnet(
-        config, runtime, items, pool, len(plan.classes), run, "macronet", "macronet",
+        config, runtime, plan.macro_items, pool, len(plan.classes), run, "macronet", "macronet",
         phase_seed(config.seed, -1, "macronet"), with_eid=config.eid,
     )  # fmt: skip
 
 
-def run_fold(
+def train_micronet(
     config: TrainConfig,
     runtime: Runtime,
     plan: Plan,
     run: Path,
     number: int,
-    macronet: EIDNet | None,
-    macro_pool: dict,
+    train_pool: dict[str, ClipBytes],
+) -> EIDNet:
+    """Phase 1 of fold `number`: MicroNet pretrained on the fold's training subjects (or
+    loaded when its folder already holds micronet.pt)."""
+    fold = plan.folds[number]
+    return train_eidnet(
+        config, runtime, fold.train, train_pool, len(plan.classes), fold_dir(run, number),
+        "micronet", f"fold {number} micronet", phase_seed(config.seed, number, "micronet"),
+    )  # fmt: skip
+
+
+def run_folds(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> None:
+    """The one fold loop, of `mepipe-train loso` and of `mepipe-train mtmnet`: MacroNet
+    once where the losses need it (trained, or loaded from RUN), then for each selected
+    fold both phases and its predictions (a finished fold is skipped)."""
+    macro = MacroSide()
+    if config.needs_macronet:
+        macro.pool = load_macro_pool(config, plan)
+        macro.net = train_macronet(config, runtime, plan, run, macro.pool)
+    for number in config.fold_numbers(sorted(plan.folds)):
+        run_fold(config, runtime, plan, run, number, macro)
+
+
+def run_fold(
+    config: TrainConfig, runtime: Runtime, plan: Plan, run: Path, number: int, macro: MacroSide
 ) -> None:
     """Both phases of one fold, then its predictions (skipped when already done)."""
     fold = plan.folds[number]
@@ -136,21 +174,16 @@ def run_fold(
     pool = load_pool([i.key for i in fold.train + fold.test], plan.shard_of, config.workers)
     train_pool = {i.key: pool[i.key] for i in fold.train}  # the held-out subject is not in it
     test_pool = {i.key: pool[i.key] for i in fold.test}
-    n_classes = len(plan.classes)
-    seed = phase_seed(config.seed, number, "micronet")
     if config.eid:
-        micronet = train_eidnet(
-            config, runtime, fold.train, train_pool, n_classes, folder, "micronet",
-            f"fold {number} micronet", seed,
-        )  # fmt: skip
+        micronet = train_micronet(config, runtime, plan, run, number, train_pool)
         if runtime.main:
             draw_reconstructions(micronet, runtime, fold, test_pool, config, folder)
     else:
-        torch.manual_seed(seed)
-        micronet = runtime.place(build(config, n_classes, len(fold.train_subjects)))
+        torch.manual_seed(phase_seed(config.seed, number, "micronet"))
+        micronet = runtime.place(new_eidnet(config, len(plan.classes), len(fold.train_subjects)))
     micro = train_mtmnet(
-        config, runtime, micronet, macronet, fold.train, plan.macro_items, train_pool, macro_pool,
-        folder, f"fold {number} mtmnet", phase_seed(config.seed, number, "mtmnet"),
+        config, runtime, micronet, macro.net, fold.train, plan.macro_items, train_pool,
+        macro.pool, folder, f"fold {number} mtmnet", phase_seed(config.seed, number, "mtmnet"),
     )  # fmt: skip
     if runtime.main:
         table = predict(micro, runtime, fold.test, test_pool, config, number, plan.classes)
@@ -188,16 +221,8 @@ def run_loso(config: TrainConfig, batch_hook: BatchHook | None = None) -> dict |
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)
-        numbers = config.fold_numbers(sorted(plan.folds))
         with progress_bars(runtime):
-            macronet, macro_pool = None, {}
-            if config.needs_macronet:
-                macronet = train_macronet(config, runtime, plan, run)
-                macro_pool = load_pool(
-                    [i.key for i in plan.macro_items], plan.shard_of, config.workers
-                )
-            for number in numbers:
-                run_fold(config, runtime, plan, run, number, macronet, macro_pool)
+            run_folds(config, runtime, plan, run)
         if runtime.main:
             write_json(
                 run / "run.json", {"world_size": runtime.world, "device": str(runtime.device)}
@@ -279,15 +304,3 @@ def _read_log(path: Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except Exception as exc:  # pandas raises many types for a damaged file
         raise MepipeError(f"cannot read the step log ({one_line(exc)})", path) from None
-
-
-def read_metrics(run: str | Path) -> dict:
-    path = Path(run) / METRICS
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise MepipeError("no metrics yet (run `mepipe-train evaluate RUN`)", path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MepipeError(
-            f"cannot read the metrics ({one_line(exc)}); run `mepipe-train evaluate RUN`", path
-        ) from None

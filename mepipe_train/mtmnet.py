@@ -24,8 +24,8 @@ from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import (
     ClipBytes,
-    ClipFramesDataset,
     Item,
+    PredictionDataset,
     TripletDataset,
     epoch_loader,
 )
@@ -187,7 +187,7 @@ def predict(
 ) -> pd.DataFrame:
     """Class probabilities of every test clip: the mean over its five expression frames."""
     micro.eval()
-    dataset = ClipFramesDataset(pool, items, config.image_size)
+    dataset = PredictionDataset(pool, items, config.image_size)
     rows = []
     by_key = {i.key: i for i in items}
     for batch in DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers):

@@ -6,8 +6,16 @@ from __future__ import annotations
 from mepipe.errors import MepipeError
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import load_pool
-from mepipe_train.eidnet import phase_seed, train_eidnet
-from mepipe_train.loso import evaluate, fold_dir, make_plan, prepare_run, run_fold, train_macronet
+from mepipe_train.loso import (
+    evaluate,
+    fold_dir,
+    load_macro_pool,
+    make_plan,
+    prepare_run,
+    run_folds,
+    train_macronet,
+    train_micronet,
+)
 from mepipe_train.runtime import progress_bars, start, stop
 
 
@@ -19,23 +27,21 @@ def pretrain(config: TrainConfig, role: str) -> None:
         plan = make_plan(config)
         with progress_bars(runtime):
             if role == "macro":
-                train_macronet(config, runtime, plan, run)
+                train_macronet(config, runtime, plan, run, load_macro_pool(config, plan))
                 return
             if not config.eid:
                 raise MepipeError("--no-eid skips MicroNet pretraining: nothing to do")
             for number in config.fold_numbers(sorted(plan.folds)):
-                fold = plan.folds[number]
-                pool = load_pool([i.key for i in fold.train], plan.shard_of, config.workers)
-                train_eidnet(
-                    config, runtime, fold.train, pool, len(plan.classes), fold_dir(run, number),
-                    "micronet", f"fold {number} micronet", phase_seed(config.seed, number, "micronet"),
-                )  # fmt: skip
+                keys = [i.key for i in plan.folds[number].train]
+                pool = load_pool(keys, plan.shard_of, config.workers)
+                train_micronet(config, runtime, plan, run, number, pool)
     finally:
         stop(runtime)
 
 
 def finetune(config: TrainConfig) -> dict | None:
-    """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already."""
+    """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already, and
+    the fold loop of `loso` (run_folds) loads it from there instead of training it."""
     runtime = start(config.device)
     try:
         run = prepare_run(config, runtime)
@@ -51,14 +57,7 @@ def finetune(config: TrainConfig) -> dict | None:
                     f"phase 1 missing: run `mepipe-train eidnet --role {role}` first", path
                 )
         with progress_bars(runtime):
-            macronet, macro_pool = None, {}
-            if config.needs_macronet:
-                macronet = train_macronet(config, runtime, plan, run)  # loads macronet.pt
-                macro_pool = load_pool(
-                    [i.key for i in plan.macro_items], plan.shard_of, config.workers
-                )
-            for number in numbers:
-                run_fold(config, runtime, plan, run, number, macronet, macro_pool)
+            run_folds(config, runtime, plan, run)
         return evaluate(run) if runtime.main else None
     finally:
         stop(runtime)

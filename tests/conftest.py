@@ -27,5 +27,5 @@ def demo_manifests(demo_raw, tmp_path_factory) -> Path:
     root, _ = demo_raw
     data = tmp_path_factory.mktemp("demo_manifests")
     for database in ("casme2", "smic", "samm", "ckplus", "oulu", "mmi"):
-        ingest_database(database, root / database, data, IngestOptions(align=False))
+        ingest_database(database, root / database, data, IngestOptions(align_faces=False))
     return data

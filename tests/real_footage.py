@@ -272,10 +272,10 @@ CASES: tuple[Case, ...] = (
 )
 
 
-def clip_of(still: np.ndarray, folder: Path, key: str):  # -> mepipe.shards.clip.ClipFrames
+def clip_of(still: np.ndarray, folder: Path, key: str):  # -> mepipe.shards.clip.ClipToAlign
     """Six JPEG frames of `still`, each moved by SHIFTS (or the six frames of a video, as
-    they are), and the ClipFrames that name them."""
-    from mepipe.shards.clip import ClipFrames
+    they are), and the ClipToAlign that name them."""
+    from mepipe.shards.clip import ClipToAlign
 
     folder.mkdir(parents=True, exist_ok=True)
     height, width = still.shape[-3:-1]
@@ -292,7 +292,7 @@ def clip_of(still: np.ndarray, folder: Path, key: str):  # -> mepipe.shards.clip
         )
         paths.append(str(path))
     numbers = tuple(range(100, 100 + len(SHIFTS)))
-    return ClipFrames(
+    return ClipToAlign(
         key=key,
         neutral=numbers[0],
         expression=numbers[1:],

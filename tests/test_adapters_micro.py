@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from mepipe.adapters import ADAPTERS, AdapterOptions, open_release
+from mepipe.adapters import ADAPTERS, adapter_options, open_release
 from mepipe.adapters.casme2 import Casme2Adapter
 from mepipe.adapters.layout import child_path
 from mepipe.adapters.samm import SammAdapter
@@ -88,7 +88,7 @@ def relative(records: list[ClipRecord], root: Path) -> list[ClipRecord]:
 
 
 def parse(name: str, root: Path, **options) -> tuple[list[ClipRecord], object]:
-    result = open_release(name, root, AdapterOptions(**options)).parse()
+    result = open_release(name, root, adapter_options(name, **options)).parse()
     return result.records, result
 
 
@@ -621,7 +621,7 @@ def test_samm_onset_frame_missing_names_the_padded_file(samm_copy):
 def test_smic_variants_parse_to_truth(tmp_path, subsets, cropped):
     truth = write_smic(tmp_path, subsets=subsets, cropped=cropped, **SMALL)
     records, result = parse(
-        "smic", tmp_path, variant="cropped" if cropped else "raw", smic_subsets=subsets
+        "smic", tmp_path, variant="cropped" if cropped else "raw", subsets=subsets
     )
     assert_matches_truth(records, truth)
     assert {t.label for t in truth} == set(database_info("smic")["labels"])
@@ -647,7 +647,7 @@ def test_smic_clip_ids_and_fps_per_subset(smic_release):
 
 def test_smic_subsets_option_reads_only_those(smic_release):
     root, truth = smic_release
-    records, _ = parse("smic", root, smic_subsets=("HS",))
+    records, _ = parse("smic", root, subsets=("HS",))
     assert_matches_truth(records, [t for t in truth if t.extra["subset"] == "HS"])
 
 
@@ -661,7 +661,7 @@ def test_smic_padded_subject_folders_give_the_same_records(smic_copy, smic_relea
                 clip.rename(clip.parent / clip.name.replace(subject.name, "s0" + subject.name[1:]))
             subject.rename(hs / ("s0" + subject.name[1:]))
     assert (hs / "s01" / "micro" / "negative" / "s01_ne_01").is_dir()
-    records, _ = parse("smic", root, smic_subsets=("HS",))
+    records, _ = parse("smic", root, subsets=("HS",))
     assert_matches_truth(records, [t for t in truth if t.extra["subset"] == "HS"])
 
 

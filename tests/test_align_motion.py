@@ -14,7 +14,7 @@ from mepipe.align.transform import scale_of
 from mepipe.demo.face import EMOTION_MOTIONS, Look, placement, render_clip, unit_field
 from mepipe.shards import ShardOptions
 from mepipe.shards.clip import align_clip, new_landmarker
-from mepipe.shards.plan import clip_frames
+from mepipe.shards.plan import clip_to_align
 
 FRAME = (320, 240)
 AMPLITUDE = 3.0  # frame pixels at the apex: a micro-expression
@@ -37,7 +37,7 @@ def aligned(tmp_path_factory):
     landmarker = new_landmarker(options)
     for mode in ("clip", "per-frame"):
         results[mode] = align_clip(
-            clip_frames(row), ShardOptions(size=224, format="png", align=mode), landmarker
+            clip_to_align(row), ShardOptions(size=224, format="png", align=mode), landmarker
         )
     landmarker.close()
     return look, results

@@ -14,7 +14,7 @@ from mepipe.align.quality import Thresholds, confirm_candidates, other_faces, se
 from mepipe.demo.face import Look, landmarks_in_frame, render_clip, render_frame
 from mepipe.shards import ShardOptions, run_shards
 from mepipe.shards.clip import align_clip, new_landmarker
-from mepipe.shards.plan import clip_frames
+from mepipe.shards.plan import clip_to_align
 
 OPTIONS = ShardOptions(size=64)
 
@@ -32,7 +32,7 @@ def _frames(look: int = 0, label: str = "happiness", n: int = 9) -> list[np.ndar
 
 def _align(tmp_path, landmarker, frames, options=OPTIONS, clip="EP01"):
     row = clip_row(tmp_path, "sub01", clip, frames=frames)
-    return align_clip(clip_frames(pd.Series(row)), options, landmarker)
+    return align_clip(clip_to_align(pd.Series(row)), options, landmarker)
 
 
 def test_ordinary_clip_is_ok(tmp_path, landmarker):
@@ -154,8 +154,10 @@ def test_a_macro_expression_is_not_taken_for_a_move(tmp_path, landmarker):
     look = Look.for_subject(0)
     frames = render_clip(look, "surprise", 9, 4, 0.3 * 0.18 * FRAME_SIZE[1], FRAME_SIZE)
     macro = clip_row(tmp_path, "S005", "001", "surprise", frames=frames)
-    as_macro = align_clip(replace(clip_frames(pd.Series(macro)), kind="macro"), OPTIONS, landmarker)
-    as_micro = align_clip(clip_frames(pd.Series(macro)), OPTIONS, landmarker)
+    as_macro = align_clip(
+        replace(clip_to_align(pd.Series(macro)), kind="macro"), OPTIONS, landmarker
+    )
+    as_micro = align_clip(clip_to_align(pd.Series(macro)), OPTIONS, landmarker)
     assert as_macro.verdict.status == "ok", as_macro.verdict.reasons
     assert as_micro.verdict.status != "ok"
 
@@ -164,7 +166,7 @@ def test_unreadable_frame_rejects_the_clip_not_the_run(tmp_path, landmarker):
     row = clip_row(tmp_path, "sub01", "EP01", frames=_frames())
     with open(row["frame_paths"][4], "r+b") as handle:
         handle.truncate(200)
-    result = align_clip(clip_frames(pd.Series(row)), OPTIONS, landmarker)
+    result = align_clip(clip_to_align(pd.Series(row)), OPTIONS, landmarker)
     assert result.verdict.status == "rejected"
     assert "cannot read frames" in result.verdict.reasons[0]
     assert "img104.png" in result.verdict.reasons[0]

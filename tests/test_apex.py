@@ -61,7 +61,7 @@ def test_demo_smic_peaks_at_its_midpoint(smic):
 def test_apex_method_is_recorded_in_the_manifest(smic, tmp_path: Path):
     root, _ = smic
     ingest_database(
-        "smic", root, tmp_path / "data", IngestOptions(align=False, smic_apex="max-diff")
+        "smic", root, tmp_path / "data", IngestOptions(align_faces=False, apex_method="max-diff")
     )
     manifest = pd.read_parquet(tmp_path / "data" / "smic" / "manifest.parquet")
     assert set(manifest.apex_source) == {"max-diff"}
@@ -123,7 +123,7 @@ def holes_manifest(request, tmp_path_factory):
     writer = write_casme2 if database == "casme2" else write_samm
     sheet = {"sheet": "updated"} if database == "casme2" else {}
     truth = writer(root / "raw", holes=True, size=(160, 120), **sheet)
-    ingest_database(database, root / "raw", root / "data", IngestOptions(align=False))
+    ingest_database(database, root / "raw", root / "data", IngestOptions(align_faces=False))
     manifest = pd.read_parquet(root / "data" / database / "manifest.parquet")
     return database, truth, manifest.set_index("key")
 
@@ -212,3 +212,44 @@ def test_frames_are_decoded_one_at_a_time(tmp_path: Path):
     assert next(frames).shape == (6, 8, 3)
     with pytest.raises(MepipeError, match="img2.png"):
         next(frames)
+
+
+def test_one_apex_method_for_every_unannotated_release(tmp_path: Path):
+    """MMI videos without an apex marker take --apex-method like SMIC; marked ones keep
+    their marker, and each clip records which it got."""
+    from mepipe.demo.macro import write_mmi
+
+    root = tmp_path / "MMI"
+    write_mmi(root, size=(96, 72))
+    ingest_database(
+        "mmi", root, tmp_path / "data", IngestOptions(align_faces=False, apex_method="max-diff")
+    )
+    manifest = pd.read_parquet(tmp_path / "data" / "mmi" / "manifest.parquet")
+    usable = manifest[manifest.status != "rejected"]
+    assert set(usable.apex_source) == {"max-diff", "oao-marker"}
+    for row in usable[usable.apex_source == "max-diff"].itertuples():
+        record = next(r for r in open_release("mmi", root).parse().records if r.key == row.key)
+        assert row.apex == max_diff_apex(record)
+
+
+def test_unknown_apex_method_is_named(smic, tmp_path: Path):
+    from mepipe.errors import MepipeError
+
+    with pytest.raises(
+        MepipeError, match="unknown apex method 'peak' \\(known: midpoint, max-diff\\)"
+    ):
+        ingest_database("smic", smic[0], tmp_path / "data", IngestOptions(apex_method="peak"))
+
+
+@pytest.mark.parametrize("flag", ["--apex-method", "--smic-apex"])
+def test_apex_method_flag_and_its_old_name(smic, tmp_path: Path, flag: str):
+    from click.testing import CliRunner
+
+    from mepipe.cli import main
+
+    out = tmp_path / "data"
+    result = CliRunner().invoke(
+        main, ["ingest", "smic", str(smic[0]), "--out", str(out), "--no-align", flag, "max-diff"]
+    )
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_parquet(out / "smic" / "manifest.parquet").apex_source) == {"max-diff"}

@@ -83,3 +83,38 @@ def test_clips_whose_names_differ_only_by_dot_and_dash_keep_both(dotted_release,
         assert sorted(keys) == sorted(manifest["key"])
         verify = CliRunner().invoke(main, ["verify", "--data", str(out)])
         assert verify.exit_code == 0, verify.output
+
+
+# --- the clip status ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "quality", "merged"),
+    [
+        ("ok", "ok", "ok"),
+        ("ok", "flagged", "flagged"),
+        ("flagged", "ok", "flagged"),
+        ("flagged", "rejected", "rejected"),
+        ("rejected", "flagged", "rejected"),
+        (None, "flagged", "flagged"),  # a manifest row without a status counts as ok
+    ],
+)
+def test_the_worse_status_stands(before, quality, merged):
+    import pandas as pd
+
+    from mepipe.contract.manifest import ClipStatus
+    from mepipe.shards.index import ClipFacts
+    from mepipe.shards.write import merged_status
+
+    row = pd.Series({"status": before, "reason": "ingest said so"})
+    status, reason = merged_status(row, ClipFacts(quality, ["quality said so"]))
+    assert status == merged and isinstance(status, str)  # plain text in the manifest
+    assert reason == "ingest said so; quality said so"
+    assert ClipStatus.worst(before or "ok", quality) is ClipStatus(merged)
+
+
+def test_an_unknown_status_is_refused():
+    from mepipe.contract.manifest import ClipStatus
+
+    with pytest.raises(ValueError, match="'fine' is not a valid ClipStatus"):
+        ClipStatus.worst("ok", "fine")

@@ -55,8 +55,13 @@ def test_report_accounts_for_every_clip(database, demo_manifests):
     assert sum(report["labels"].values()) == report["clips_accepted"]
     provenance = report["provenance"]
     assert provenance["mepipe"] == __version__
-    assert provenance["ingest"]["align"] is False and provenance["shards"] is None
-    assert provenance["ingest"]["adapter"]["variant"] == "raw"
+    assert provenance["ingest"]["align_faces"] is False and provenance["shards"] is None
+    # The release's own options (Adapter.Options), at their defaults: SAMM has none.
+    expected = {"casme2": {"variant": "raw"}, "samm": {}, "ckplus": {}, "mmi": {}}
+    expected["smic"] = {"variant": "raw", "subsets": ["HS", "VIS", "NIR"]}
+    expected["oulu"] = {"variant": "raw", "modality": "VL", "lighting": "Strong"}
+    assert provenance["ingest"]["adapter"] == expected[database]
+    assert provenance["ingest"]["apex_method"] == "midpoint"
 
 
 def test_every_scheme_has_a_label_or_a_reason(demo_manifests):
@@ -75,7 +80,7 @@ def test_ingest_writes_atomically_and_is_repeatable(demo_raw, tmp_path: Path):
 
     root, _ = demo_raw
     for out in ("a", "b"):
-        ingest_database("casme2", root / "casme2", tmp_path / out, IngestOptions(align=False))
+        ingest_database("casme2", root / "casme2", tmp_path / out, IngestOptions(align_faces=False))
     first = pd.read_parquet(tmp_path / "a" / "casme2" / "manifest.parquet")
     second = pd.read_parquet(tmp_path / "b" / "casme2" / "manifest.parquet")
     pd.testing.assert_frame_equal(first, second)
@@ -88,7 +93,7 @@ def ingest_variant(tmp_path: Path, database: str, name: str, **variant) -> pd.Da
 
     root = tmp_path / name / "raw"
     MICRO_WRITERS[database](root, subjects=2, clips_per_subject=3, **variant)
-    ingest_database(database, root, tmp_path / name / "data", IngestOptions(align=False))
+    ingest_database(database, root, tmp_path / name / "data", IngestOptions(align_faces=False))
     manifest = pd.read_parquet(tmp_path / name / "data" / database / "manifest.parquet")
     # Paths differ only by the folder each copy was written to.
     manifest["frame_paths"] = [

@@ -103,3 +103,28 @@ def test_unknown_labels_are_refused_with_the_value(database, raw):
 def test_unknown_protocol_names_the_known_ones():
     with pytest.raises(MepipeError, match="unknown protocol 'megc2099'.*cde"):
         load_scheme("megc2099")
+
+
+def test_numeric_label_codes_are_data(tmp_path, monkeypatch):
+    """Whether a release stores its labels as numbers is said in databases.toml, not code."""
+    import shutil
+
+    from mepipe import protocols
+
+    copy = tmp_path / "manifests"
+    shutil.copytree(protocols.manifests_dir(), copy)
+    with (copy / "databases.toml").open("a") as handle:
+        handle.write(
+            '\n[newdb]\nkind = "macro"\nfps = 30.0\nlabels = ["anger", "joy"]\n'
+            'numeric_codes = true\ncodes = { 1 = "anger", 2 = "joy" }\n'
+        )
+    monkeypatch.setenv("MEPIPE_MANIFESTS", str(copy))
+    protocols.databases.cache_clear()
+    try:
+        assert normalise_label("newdb", " 2.0000000e+00") == "joy"
+        with pytest.raises(ValueError, match="unknown emotion code '3'"):
+            normalise_label("newdb", "3")
+        assert normalise_label("smic", "ne") == "negative"  # a short code, not a number
+    finally:
+        monkeypatch.delenv("MEPIPE_MANIFESTS")
+        protocols.databases.cache_clear()

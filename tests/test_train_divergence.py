@@ -15,7 +15,7 @@ from mepipe_train import losses
 from mepipe_train.cli import main
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import folds_from_split, load_pool, shard_locations
-from mepipe_train.eidnet import build
+from mepipe_train.eidnet import new_eidnet
 from mepipe_train.models import MicroClassifier
 from mepipe_train.mtmnet import predict
 from mepipe_train.runtime import Runtime
@@ -83,7 +83,7 @@ def test_non_finite_probabilities_are_refused_not_read_as_class_zero(data):
     fold = folds_from_split(table)[0]
     pool = load_pool([i.key for i in fold.test], shard_locations(root, table["database"]))
     config = TrainConfig(image_size=32, weights="none", expr_dim=16, id_dim=16, workers=0)
-    micro = MicroClassifier(build(config, 3, 1))
+    micro = MicroClassifier(new_eidnet(config, 3, 1))
     with torch.no_grad():
         micro.classifier.weight.fill_(float("nan"))
     with pytest.raises(MepipeError, match="fold 0: the trained network gives non-finite"):

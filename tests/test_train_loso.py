@@ -209,3 +209,22 @@ def test_demo_command_runs_two_folds_of_two_databases(data, tmp_path):
     assert "UF1" in result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics["scores"]) == {"all", "casme2", "smic"} and len(metrics["folds"]) == 2
+
+
+def test_phase_by_phase_gives_the_loso_run(data, reference, tmp_path):
+    """`eidnet --role macro`, `eidnet --role micro`, then `mtmnet` go through the fold loop
+    of `loso` (run_folds), loading phase 1 instead of training it: the same predictions."""
+    from mepipe_train.stages import finetune, pretrain
+
+    run, metrics, _ = reference
+    config = small(data, tmp_path)
+    pretrain(config, "macro")
+    pretrain(config, "micro")
+    steps_before = pd.read_csv(tmp_path / "macronet-log.csv")
+    assert finetune(config)["scores"] == metrics["scores"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "predictions.parquet"),
+        pd.read_parquet(run / "predictions.parquet"),
+    )
+    # Phase 2 loaded MacroNet and the MicroNets: no step was added to their logs.
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "macronet-log.csv"), steps_before)

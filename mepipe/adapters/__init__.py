@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from mepipe.adapters.base import Adapter, AdapterOptions, ParseResult
 from mepipe.adapters.casme2 import Casme2Adapter
@@ -18,7 +20,15 @@ ADAPTERS: dict[str, type[Adapter]] = {
     for cls in (Casme2Adapter, SmicAdapter, SammAdapter, CkPlusAdapter, OuluAdapter, MmiAdapter)
 }
 
-__all__ = ["ADAPTERS", "Adapter", "AdapterOptions", "ParseResult", "get_adapter", "open_release"]
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "AdapterOptions",
+    "ParseResult",
+    "adapter_options",
+    "get_adapter",
+    "open_release",
+]
 
 
 def get_adapter(name: str) -> type[Adapter]:
@@ -27,6 +37,18 @@ def get_adapter(name: str) -> type[Adapter]:
     except KeyError:
         known = ", ".join(sorted(ADAPTERS))
         raise MepipeError(f"unknown database '{name}' (known: {known})") from None
+
+
+def adapter_options(name: str, **values: Any) -> AdapterOptions:
+    """Release `name`'s own options from `values`, leaving out those it does not take.
+
+    One ingest command offers every release's choices (`--variant`, `--smic-subsets`,
+    `--oulu-lighting`, ...); each release keeps the ones it declares in `Adapter.Options`.
+    None means "not given": the release's default holds.
+    """
+    options = get_adapter(name).Options
+    taken = {f.name for f in dataclasses.fields(options)}
+    return options(**{k: v for k, v in values.items() if k in taken and v is not None})
 
 
 def open_release(name: str, root: str | Path, options: AdapterOptions | None = None) -> Adapter:

@@ -32,9 +32,11 @@ from mepipe.adapters.layout import (
     clip_dirs_on_disk,
     find_files,
     frame_size,
+    sequence_frames,
     tree_strays,
     unlisted_note,
 )
+from mepipe.adapters.record import clip_record
 from mepipe.adapters.spreadsheet import (
     Cell,
     Header,
@@ -47,8 +49,7 @@ from mepipe.adapters.spreadsheet import (
 )
 from mepipe.apex import check_annotation
 from mepipe.errors import MepipeError
-from mepipe.frames import list_frames
-from mepipe.protocols import database_info, normalise_label
+from mepipe.protocols import normalise_label
 from mepipe.records import ApexSource, ClipRecord, FrameSource
 
 # Fields every annotation sheet provides; `action_units` may be missing.
@@ -174,7 +175,6 @@ def annotated_record(
     row: AnnotationRow,
     frames_dir: Path,
     frame_name: Callable[[int], str],
-    fps: float,
     extra: dict[str, str],
 ) -> tuple[ClipRecord, list[str]]:
     """The ClipRecord of one sheet row (rejected with its reason if unusable) and stray files.
@@ -189,12 +189,12 @@ def annotated_record(
         reason: str | None = f"clip name {exc.message}; it must name a folder inside {exc.path}"
     else:
         if clip_dir.is_dir():
-            source, stray = list_frames(clip_dir)
+            source = sequence_frames(clip_dir, stray)
         reason = reject_reason(row, clip_dir, source, frame_name)
-    width = height = 0
+    size = (0, 0)
     if reason is None:
         try:
-            width, height = frame_size(source.path_of(row.onset))
+            size = frame_size(source.path_of(row.onset))
         except MepipeError as exc:
             reason = f"onset frame cannot be read: {exc}"
     apex, offset, apex_source, flag = row.apex, row.offset, ApexSource.ANNOTATED, None
@@ -203,19 +203,17 @@ def annotated_record(
         apex, offset, flag = check.apex, check.offset, "; ".join(check.notes) or None
         if apex is None:
             apex_source = ApexSource.ESTIMATED  # filled in by mepipe.apex.estimate_apex
-    record = ClipRecord(
-        database=database,
-        subject=row.subject,
-        clip=row.clip,
-        label=row.label,
-        source=source,
+    record = clip_record(
+        database,
+        row.subject,
+        row.clip,
+        row.label,
+        source,
+        apex_source,
         onset=row.onset,
         apex=apex,
         offset=offset,
-        apex_source=apex_source,
-        fps=fps,
-        width=width,
-        height=height,
+        size=size,
         action_units=row.action_units,
         extra=extra,
         reject_reason=reason,
@@ -269,13 +267,12 @@ def parse_sheet_release(
     table = read_table(sheet)
     header = find_header(table, columns, optional=("action_units",))
     rows = read_rows(table, header, database, subject_of)
-    fps = float(database_info(database)["fps"])
     sheet_name = sheet.relative_to(root).as_posix()
     records, stray = [], []
     for row in rows:
         row_extra = {**extra, "sheet": sheet_name, "row": str(row.row)}
         name = functools.partial(frame_name, row.subject)
-        record, clip_stray = annotated_record(database, row, frames_dir, name, fps, row_extra)
+        record, clip_stray = annotated_record(database, row, frames_dir, name, row_extra)
         records.append(record)
         stray.extend(clip_stray)
     stray.extend(tree_strays(frames_dir, subject_dir))

@@ -13,19 +13,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from mepipe.adapters.layout import is_visible
 from mepipe.errors import MepipeError
 from mepipe.records import ClipRecord
 
 
 @dataclass(frozen=True)
 class AdapterOptions:
-    """Choices a user makes about which part of a release to read."""
+    """Choices a user makes about which part of a release to read.
 
-    # CASME II and SMIC ship raw and cropped frames; raw is what alignment expects.
+    Each adapter declares its own (`Adapter.Options`), holding only what its release offers:
+    SMIC's camera sub-sets live in SmicOptions, Oulu-CASIA's modality and lighting in
+    OuluOptions. A release with no choice to make takes this empty class.
+    """
+
+
+@dataclass(frozen=True)
+class VariantOptions(AdapterOptions):
+    """Options of a release that ships raw and cropped frames (CASME II, SMIC, Oulu-CASIA)."""
+
+    # Raw is what alignment expects; cropped frames are already cut to the face.
     variant: str = "raw"  # raw | cropped
-    smic_subsets: tuple[str, ...] = ("HS", "VIS", "NIR")
-    oulu_modality: str = "VL"  # VL | NI
-    oulu_lighting: str = "Strong"  # Strong | Weak | Dark
 
 
 @dataclass
@@ -44,13 +52,18 @@ class Adapter(ABC):
 
     name: ClassVar[str]
     title: ClassVar[str]  # human name used in messages, e.g. "CASME II"
+    Options: ClassVar[type[AdapterOptions]] = AdapterOptions  # what this release offers
 
     def __init__(self, root: str | Path, options: AdapterOptions | None = None):
         self.root = Path(root)
-        self.options = options or AdapterOptions()
+        self.options = self.Options() if options is None else options
+        if not isinstance(self.options, self.Options):
+            raise MepipeError(
+                f"{self.title} takes {self.Options.__name__}, not {type(self.options).__name__}"
+            )
         if not self.root.is_dir():
             raise MepipeError("release folder does not exist or is not a folder", self.root)
-        if not any(self.root.iterdir()):
+        if not any(is_visible(entry) for entry in self.root.iterdir()):
             raise MepipeError(
                 f"release folder is empty (expected a {self.title} release)", self.root
             )

@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 
 from mepipe.adapters.annotated import find_sheet, parse_sheet_release
-from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.layout import choose_variant, find_dirs, find_files, has_subdir
+from mepipe.adapters.base import Adapter, ParseResult, VariantOptions
+from mepipe.adapters.layout import choose_variant, find_files, find_folders, has_subfolder
 from mepipe.adapters.spreadsheet import Cell, as_int
 from mepipe.errors import MepipeError
 
@@ -59,7 +59,7 @@ def casme2_subject(cell: Cell) -> str | None:
 
 
 def _is_frames_dir(folder: Path) -> bool:
-    return has_subdir(folder, SUBJECT_DIR)
+    return has_subfolder(folder, SUBJECT_DIR)
 
 
 def _sheet_rank(path: Path) -> tuple[bool, str]:
@@ -76,13 +76,15 @@ def _preference(folder: Path) -> tuple[int, str]:
 class Casme2Adapter(Adapter):
     name = "casme2"
     title = "CASME II"
+    Options = VariantOptions
+    options: VariantOptions
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return bool(find_files(root, SHEET_NAME)) or bool(find_dirs(root, _is_frames_dir))
+        return bool(find_files(root, SHEET_NAME)) or bool(find_folders(root, _is_frames_dir))
 
     def _frames_dir(self, notes: list[str]) -> tuple[Path, str]:
-        found = find_dirs(self.root, _is_frames_dir)
+        found = find_folders(self.root, _is_frames_dir)
         variant, dirs = choose_variant(found, self.root, self.options.variant, notes, self.title)
         if not dirs:
             raise MepipeError(

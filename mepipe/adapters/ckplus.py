@@ -23,16 +23,17 @@ import re
 from pathlib import Path
 
 from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.disk import (
+from mepipe.adapters.layout import (
+    child_path,
     find_folder,
     is_visible,
-    peak_sequence_record,
     sequence_frames,
     subfolders,
+    visible_files,
 )
-from mepipe.adapters.layout import child_path
+from mepipe.adapters.record import peak_sequence_record
 from mepipe.errors import MepipeError
-from mepipe.protocols import database_info, normalise_label
+from mepipe.protocols import normalise_label
 
 IMAGES = "cohn-kanade-images"
 SUBJECT = re.compile(r"S\d+")
@@ -56,7 +57,6 @@ class CkPlusAdapter(Adapter):
         result = ParseResult(records=[])
         if emotion is None:
             result.notes.append("no Emotion folder found: every sequence is unlabelled")
-        fps = float(database_info(self.name)["fps"])
         subjects = subfolders(images, SUBJECT, result.stray_files)
         for subject_dir in subjects:
             for sequence_dir in subfolders(subject_dir, SEQUENCE, result.stray_files):
@@ -73,7 +73,6 @@ class CkPlusAdapter(Adapter):
                         sequence,
                         label,
                         source,
-                        fps,
                         action_units=_action_units(facs, subject, sequence),
                     )
                 )
@@ -127,7 +126,7 @@ def _action_units(facs: Path | None, subject: str, sequence: str) -> str | None:
     folder = None if facs is None else child_path(facs, subject, sequence)
     if folder is None or not folder.is_dir():
         return None
-    files = [f for f in sorted(folder.glob("*_facs.txt")) if is_visible(f)]
+    files = [f for f in visible_files(folder) if f.name.endswith("_facs.txt")]
     if not files:
         return None
     units: list[str] = []

@@ -1,9 +1,15 @@
-"""Finding a release's parts on disk: frame trees, annotation files, raw vs cropped, sizes.
+"""Finding a release's parts on disk: folders, frames, annotation files, raw vs cropped.
 
-Users unpack these archives by hand and point mepipe at whatever folder they unpacked, so
-nothing here assumes a fixed depth or a fixed folder name: a frames folder is recognised by
-its children (`sub01/`, `006/`, `s1/`), an annotation file by its name, both searched a few
-levels below the given root.
+The one vocabulary every adapter uses to read a release tree. Users unpack these archives
+by hand and point mepipe at whatever folder they unpacked, so nothing here assumes a fixed
+depth or a fixed folder name: a frames folder is recognised by its children (`sub01/`,
+`006/`, `s1/`), an annotation file by its name, both searched a few levels below the root.
+
+Unpacking leaves litter that must never pass for part of a release: macOS archives hold a
+`__MACOSX/` twin of every folder with `._name.png` resource files that look like frames;
+Finder and Explorer drop `.DS_Store`, `Thumbs.db` and `desktop.ini`. `is_visible` is the one
+test for it: no search descends into litter, no frame, clip or subject is taken from it, and
+where a folder's entries are accounted for, litter is listed as stray.
 """
 
 from __future__ import annotations
@@ -15,38 +21,86 @@ from pathlib import Path
 
 from mepipe import images
 from mepipe.errors import MepipeError
-from mepipe.frames import IMAGE_EXTENSIONS
+from mepipe.frames import IMAGE_EXTENSIONS, list_frames
+from mepipe.records import FrameSource
 
 VARIANTS = ("raw", "cropped")
 SEARCH_DEPTH = 3  # root/<unpacked folder>/<release folder>/<frames folder>
+# What operating systems and archivers leave in a folder (compared in lower case); hidden
+# names (`.DS_Store`, `._img46.jpg`, `.Trashes`) are litter too.
+LITTER = frozenset(
+    {"__macosx", "thumbs.db", "ehthumbs.db", "desktop.ini", "$recycle.bin", "icon\r"}
+)
 
 
-def subdirs(folder: Path) -> list[Path]:
-    """Visible sub-folders of `folder`, sorted by name; [] if it cannot be listed.
+def is_visible(entry: Path | str) -> bool:
+    """False for litter: hidden entries, `__MACOSX`, `Thumbs.db`, `desktop.ini` and the like.
 
+    Only the entry's own name counts (folders above a release are the user's business);
+    what lies inside a `__MACOSX` folder is never reached, since no search enters it.
+    """
+    name = Path(entry).name
+    return not (name.startswith(".") or name.lower() in LITTER)
+
+
+def subfolders(
+    folder: Path, pattern: re.Pattern[str] | None = None, stray: list[str] | None = None
+) -> list[Path]:
+    """Visible child folders of `folder` whose whole name matches `pattern` (all if None),
+    sorted by name; [] if `folder` cannot be listed.
+
+    With a `stray` list, every other entry (files, litter, oddly named folders) goes to it.
     os.scandir knows an entry's type without a stat call, which matters when a folder
     holds thousands of frames.
     """
+    keep: list[str] = []
+    others: list[str] = []
     try:
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+            for entry in entries:
+                named = pattern is None or pattern.fullmatch(entry.name) is not None
+                if entry.is_dir() and is_visible(entry.name) and named:
+                    keep.append(entry.name)
+                else:
+                    others.append(entry.name)
     except OSError:
         return []
-    return [folder / name for name in sorted(names)]
+    if stray is not None:
+        stray.extend(str(folder / name) for name in sorted(others))
+    return [folder / name for name in sorted(keep)]
 
 
-def has_subdir(folder: Path, pattern: re.Pattern[str]) -> bool:
-    """Whether `folder` has a sub-folder whose whole name matches `pattern`."""
-    return any(pattern.fullmatch(p.name) for p in subdirs(folder))
+def visible_files(folder: Path) -> list[Path]:
+    """The files of `folder` that are not litter, sorted."""
+    return [e for e in sorted(folder.iterdir()) if e.is_file() and is_visible(e)]
 
 
-def find_dirs(
+def sequence_frames(folder: Path, stray: list[str]) -> FrameSource:
+    """The frames of an image-sequence folder, numerically sorted (mepipe.frames.list_frames);
+    everything else, litter such as `._img46.jpg` included, goes to `stray`."""
+    source, passed_over = list_frames(folder)
+    stray.extend(passed_over)
+    hidden = [p for p in source.paths if not is_visible(p)]
+    if not hidden:
+        return source
+    stray.extend(hidden)
+    kept = [(n, p) for n, p in zip(source.numbers, source.paths, strict=True) if p not in hidden]
+    return FrameSource(tuple(n for n, _ in kept), tuple(p for _, p in kept))
+
+
+def has_subfolder(folder: Path, pattern: re.Pattern[str]) -> bool:
+    """Whether `folder` has a visible sub-folder whose whole name matches `pattern`."""
+    return bool(subfolders(folder, pattern))
+
+
+def find_folders(
     root: Path, matches: Callable[[Path], bool], max_depth: int = SEARCH_DEPTH
 ) -> list[Path]:
-    """Folders at most `max_depth` levels below `root` (root included) for which `matches`.
+    """Folders at most `max_depth` levels below `root` (root included) for which `matches`,
+    shallowest first.
 
-    Breadth first, and never below a match: a frames folder's own sub-folders are not
-    searched again.
+    Breadth first, never into litter (`__MACOSX` twins), and never below a match: a frames
+    folder's own sub-folders are not searched again.
     """
     found: list[Path] = []
     level = [root]
@@ -56,7 +110,7 @@ def find_dirs(
             if matches(folder):
                 found.append(folder)
             elif depth < max_depth:
-                deeper.extend(subdirs(folder))
+                deeper.extend(subfolders(folder))
         level = deeper
     return found
 
@@ -64,7 +118,7 @@ def find_dirs(
 def find_files(root: Path, pattern: re.Pattern[str], max_depth: int = 2) -> list[Path]:
     """Files named like `pattern` at most `max_depth` levels below `root`, sorted.
 
-    Office lock files (`~$name.xlsx`) and hidden files are not candidates.
+    Office lock files (`~$name.xlsx`) and litter (`._name.xlsx`) are not candidates.
     """
     found: list[Path] = []
     level = [root]
@@ -74,16 +128,22 @@ def find_files(root: Path, pattern: re.Pattern[str], max_depth: int = 2) -> list
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
-                        if entry.name.startswith((".", "~$")):
+                        if entry.name.startswith("~$") or not is_visible(entry.name):
                             continue
                         if entry.is_file() and pattern.fullmatch(entry.name):
                             found.append(folder / entry.name)
             except OSError:
                 continue
             if depth < max_depth:
-                deeper.extend(subdirs(folder))
+                deeper.extend(subfolders(folder))
         level = deeper
     return sorted(found)
+
+
+def find_folder(root: Path, name: str) -> Path | None:
+    """The shallowest folder called `name` at `root` or a few levels below, or None."""
+    found = find_folders(root, lambda p: p.name == name)
+    return found[0] if found else None
 
 
 def frames_variant(folder: Path, root: Path) -> str:
@@ -100,9 +160,11 @@ def frames_variant(folder: Path, root: Path) -> str:
     if any("crop" in part.lower() for part in parts):
         return "cropped"
     for _, _, files in os.walk(folder):
-        images = sorted(f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS)
-        if images:
-            return "cropped" if images[0].lower().startswith("reg_") else "raw"
+        frames = sorted(
+            f for f in files if Path(f).suffix.lower() in IMAGE_EXTENSIONS and is_visible(f)
+        )
+        if frames:
+            return "cropped" if frames[0].lower().startswith("reg_") else "raw"
     return "raw"
 
 
@@ -161,25 +223,17 @@ def tree_strays(frames_dir: Path, subject: re.Pattern[str]) -> list[str]:
     """Entries of a frames folder and of its subject folders that are neither subjects nor clips.
 
     A frames folder holds subject folders, a subject folder holds clip folders; any file
-    at those two levels (`.DS_Store`, `Thumbs.db`, shortcuts) is stray.
+    or litter at those two levels (`.DS_Store`, `Thumbs.db`, shortcuts, `__MACOSX`) is stray.
     """
     stray: list[str] = []
-    for entry in sorted(frames_dir.iterdir()):
-        if entry.is_dir() and subject.fullmatch(entry.name):
-            stray.extend(str(p) for p in sorted(entry.iterdir()) if not p.is_dir())
-        else:
-            stray.append(str(entry))
+    for subject_dir in subfolders(frames_dir, subject, stray):
+        subfolders(subject_dir, None, stray)
     return stray
 
 
 def clip_dirs_on_disk(frames_dir: Path, subject: re.Pattern[str]) -> set[tuple[str, str]]:
     """(subject folder, clip folder) names of every clip folder in a frames folder."""
-    return {
-        (s.name, c.name)
-        for s in subdirs(frames_dir)
-        if subject.fullmatch(s.name)
-        for c in subdirs(s)
-    }
+    return {(s.name, c.name) for s in subfolders(frames_dir, subject) for c in subfolders(s)}
 
 
 def unlisted_note(unlisted: set[tuple[str, str]], sheet: str) -> str | None:

@@ -17,7 +17,8 @@ Quirks handled here:
   2 apex, 3 offset (0 neutral, ignored). Several action units each carry markers: onset =
   earliest type 1, apex = the first type 2, offset = latest type 3.
 - Without markers a video runs neutral -> peak -> neutral: onset = 1, offset = last frame,
-  apex = their midpoint (ApexSource.MIDPOINT). A missing apex marker is treated the same.
+  apex chosen at ingest by `--apex-method` (mepipe.apex), their midpoint by default
+  (ApexSource.MIDPOINT). A missing apex marker is treated the same.
 - Markers with holes are checked like the sheets of CASME II and SAMM
   (mepipe.apex.check_annotation): an offset past the video's end or before the onset or
   apex is clamped to the last frame, an apex marker on the onset or outside onset..offset
@@ -36,11 +37,12 @@ from pathlib import Path
 import cv2
 
 from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.disk import find_folder, is_visible, subfolders
+from mepipe.adapters.layout import find_folder, subfolders, visible_files
+from mepipe.adapters.record import clip_record
 from mepipe.apex import check_annotation, midpoint_apex
 from mepipe.errors import MepipeError
 from mepipe.frames import IMAGE_EXTENSIONS
-from mepipe.protocols import database_info, normalise_label
+from mepipe.protocols import normalise_label
 from mepipe.records import ApexSource, ClipRecord, FrameSource
 
 SESSIONS = "Sessions"
@@ -89,7 +91,7 @@ class MmiAdapter(Adapter):
         return result
 
     def _parse_session(self, session: Path, result: ParseResult) -> None:
-        files = [f for f in sorted(session.iterdir()) if f.is_file() and is_visible(f)]
+        files = visible_files(session)
         videos = [f for f in files if f.suffix.lower() in VIDEO_EXTENSIONS]
         if not videos:
             stills = any(f.suffix.lower() in IMAGE_EXTENSIONS for f in files)
@@ -116,21 +118,13 @@ class MmiAdapter(Adapter):
     def _record(self, session: Path, video: Path, label: str) -> ClipRecord:
         markers_file = _markers_path(video)
         markers = _read_markers(markers_file) if markers_file.exists() else None
-        record = ClipRecord(
-            database=self.name,
-            subject=video.stem.split("-")[0],
-            clip=video.stem,
-            label=label,
-            source=FrameSource(numbers=(), video=str(video)),
-            onset=0,
-            apex=None,
-            offset=0,
-            apex_source=(
-                ApexSource.OAO_MARKER
-                if markers and markers.apex is not None
-                else ApexSource.MIDPOINT
-            ),
-            fps=float(database_info(self.name)["fps"]),
+        record = clip_record(
+            self.name,
+            video.stem.split("-")[0],
+            video.stem,
+            label,
+            FrameSource(numbers=(), video=str(video)),
+            ApexSource.OAO_MARKER if markers and markers.apex is not None else ApexSource.MIDPOINT,
             action_units=markers.action_units if markers else None,
             extra={"session": session.name},
         )

@@ -10,9 +10,9 @@ Quirks handled here:
 - The top folder's name varies, and so does the modality folder's (`VL`, `VL_Acropped`):
   modality folders are found by name (`VL` or `VL_...`) and by holding a lighting folder.
 - Both the original and the preprocessed (cropped) frames may be unpacked side by side:
-  `AdapterOptions.variant` picks (raw = `VL`, cropped = `VL_...`); if only one is there it
+  `OuluOptions.variant` picks (raw = `VL`, cropped = `VL_...`); if only one is there it
   is used and a note says so.
-- One modality and lighting per ingest (`oulu_modality`, `oulu_lighting`; VL + Strong by
+- One modality and lighting per ingest (`OuluOptions.modality`, `.lighting`; VL + Strong by
   default), recorded in `extra`. Clip ids are the emotion folder, so keys do not repeat.
 - No annotation file: the label is the emotion folder, the first frame is neutral and the
   last the peak. Frame files count from 000.
@@ -21,22 +21,27 @@ Quirks handled here:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.disk import (
-    find_named,
-    peak_sequence_record,
-    sequence_frames,
-    subfolders,
-)
+from mepipe.adapters.base import Adapter, ParseResult, VariantOptions
+from mepipe.adapters.layout import find_folders, sequence_frames, subfolders
+from mepipe.adapters.record import peak_sequence_record
 from mepipe.errors import MepipeError
-from mepipe.protocols import database_info, normalise_label
+from mepipe.protocols import normalise_label
 
 MODALITIES = ("VL", "NI")
 LIGHTINGS = ("Strong", "Weak", "Dark")
 MODALITY_FOLDER = re.compile(r"(VL|NI)(_.+)?")
 SUBJECT = re.compile(r"P\d+")
+
+
+@dataclass(frozen=True)
+class OuluOptions(VariantOptions):
+    """Oulu-CASIA's choices: raw or cropped frames, and one modality and lighting per ingest."""
+
+    modality: str = "VL"  # VL | NI
+    lighting: str = "Strong"  # Strong | Weak | Dark
 
 
 def _is_modality_folder(folder: Path) -> bool:
@@ -48,16 +53,17 @@ def _is_modality_folder(folder: Path) -> bool:
 class OuluAdapter(Adapter):
     name = "oulu"
     title = "Oulu-CASIA"
+    Options = OuluOptions
+    options: OuluOptions
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return bool(find_named(root, _is_modality_folder))
+        return bool(find_folders(root, _is_modality_folder))
 
     def parse(self) -> ParseResult:
         result = ParseResult(records=[])
         lighting_dir = self._lighting_folder(result.notes)
-        modality, lighting = self.options.oulu_modality, self.options.oulu_lighting
-        fps = float(database_info(self.name)["fps"])
+        modality, lighting = self.options.modality, self.options.lighting
         subjects = subfolders(lighting_dir, SUBJECT, result.stray_files)
         for subject_dir in subjects:
             for emotion_dir in subfolders(subject_dir, None, result.stray_files):
@@ -73,7 +79,6 @@ class OuluAdapter(Adapter):
                         emotion_dir.name,
                         label,
                         source,
-                        fps,
                         extra={"modality": modality, "lighting": lighting},
                     )
                 )
@@ -81,14 +86,14 @@ class OuluAdapter(Adapter):
 
     def _lighting_folder(self, notes: list[str]) -> Path:
         """The folder of the chosen modality and lighting, e.g. `OriginalImg/VL/Strong`."""
-        modality, lighting = self.options.oulu_modality, self.options.oulu_lighting
+        modality, lighting = self.options.modality, self.options.lighting
         if modality not in MODALITIES or lighting not in LIGHTINGS:
             raise MepipeError(
                 f"unknown Oulu-CASIA selection {modality}/{lighting}: modality is one of "
                 f"{', '.join(MODALITIES)} and lighting one of {', '.join(LIGHTINGS)}",
                 self.root,
             )
-        everything = find_named(self.root, _is_modality_folder)
+        everything = find_folders(self.root, _is_modality_folder)
         if not everything:
             raise MepipeError(
                 "no modality folder (VL or NI holding Strong/Weak/Dark) here or below", self.root

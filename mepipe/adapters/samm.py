@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mepipe.adapters.annotated import find_sheet, parse_sheet_release
 from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.layout import find_dirs, find_files, subdirs
+from mepipe.adapters.layout import find_files, find_folders, subfolders
 from mepipe.adapters.spreadsheet import Cell, as_int
 from mepipe.errors import MepipeError
 
@@ -59,8 +59,9 @@ def _is_frames_dir(folder: Path) -> bool:
     Checking the clip folders too keeps MMI's numeric session folders from matching.
     """
     return any(
-        SUBJECT_DIR.fullmatch(s.name) and any(c.name.startswith(s.name + "_") for c in subdirs(s))
-        for s in subdirs(folder)
+        SUBJECT_DIR.fullmatch(s.name)
+        and any(c.name.startswith(s.name + "_") for c in subfolders(s))
+        for s in subfolders(folder)
     )
 
 
@@ -76,10 +77,10 @@ class SammAdapter(Adapter):
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return bool(find_files(root, SHEET_NAME)) or bool(find_dirs(root, _is_frames_dir))
+        return bool(find_files(root, SHEET_NAME)) or bool(find_folders(root, _is_frames_dir))
 
     def _frames_dir(self, notes: list[str]) -> Path:
-        found = find_dirs(self.root, _is_frames_dir)
+        found = find_folders(self.root, _is_frames_dir)
         if not found:
             raise MepipeError(
                 "no SAMM frames folder found below this folder (expected a folder such as "

@@ -9,31 +9,47 @@
 
 The release's quirks and how this adapter meets each (docs/releases.md):
 - sub-sets HS (100 fps), VIS and NIR (25 fps) side by side: each is read if asked
-  (AdapterOptions.smic_subsets). HS clip ids are the folder name (`s1_ne_01`); VIS and NIR
+  (SmicOptions.subsets). HS clip ids are the folder name (`s1_ne_01`); VIS and NIR
   ids carry the subset (`VIS-s1_ne_01`) so that keys stay unique.
 - subjects are `s1` on disk but `s01` in the MEGC list (and in some copies): both become
   `s1`, and a clip folder `s01_ne_01` becomes `s1_ne_01`.
-- no onset/apex/offset annotation: onset = first frame on disk, offset = last, apex = the
-  midpoint `onset + (offset - onset) // 2` snapped to a frame on disk (ApexSource.MIDPOINT).
+- no onset/apex/offset annotation: onset = first frame on disk, offset = last; the apex is
+  chosen at ingest by `--apex-method` (mepipe.apex), the midpoint
+  `onset + (offset - onset) // 2` snapped to a frame on disk by default (ApexSource.MIDPOINT).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from mepipe.adapters.base import Adapter, ParseResult
-from mepipe.adapters.layout import choose_variant, find_dirs, frame_size, has_subdir, subdirs
+from mepipe.adapters.base import Adapter, ParseResult, VariantOptions
+from mepipe.adapters.layout import (
+    choose_variant,
+    find_folders,
+    frame_size,
+    has_subfolder,
+    sequence_frames,
+    subfolders,
+)
+from mepipe.adapters.record import clip_record, release_fps
 from mepipe.apex import midpoint_apex
 from mepipe.errors import MepipeError
-from mepipe.frames import list_frames
-from mepipe.protocols import database_info, normalise_label
+from mepipe.protocols import normalise_label
 from mepipe.records import ApexSource, ClipRecord, FrameSource
 
 SUBSETS = ("HS", "VIS", "NIR")
 SUBJECT_DIR = re.compile(r"s\d+", re.IGNORECASE)
 MICRO_DIR = "micro"
 NON_MICRO_DIR = "non_micro"
+
+
+@dataclass(frozen=True)
+class SmicOptions(VariantOptions):
+    """SMIC's choices: raw or cropped frames (`variant`), and which camera sub-sets to read."""
+
+    subsets: tuple[str, ...] = SUBSETS
 
 
 def smic_subject(name: str) -> str:
@@ -49,7 +65,7 @@ def smic_clip(name: str) -> str:
 
 
 def _is_subset_dir(folder: Path) -> bool:
-    return folder.name.upper() in SUBSETS and has_subdir(folder, SUBJECT_DIR)
+    return folder.name.upper() in SUBSETS and has_subfolder(folder, SUBJECT_DIR)
 
 
 def _subject_number(folder: Path) -> int:
@@ -59,18 +75,20 @@ def _subject_number(folder: Path) -> int:
 class SmicAdapter(Adapter):
     name = "smic"
     title = "SMIC"
+    Options = SmicOptions
+    options: SmicOptions
 
     @classmethod
     def looks_like(cls, root: Path) -> bool:
-        return bool(find_dirs(root, _is_subset_dir))
+        return bool(find_folders(root, _is_subset_dir))
 
     def _subset_dirs(self, notes: list[str]) -> tuple[str, list[Path]]:
         """The asked sub-set folders of the asked variant (or the other variant, noted)."""
-        asked = tuple(s.upper() for s in self.options.smic_subsets)
+        asked = tuple(s.upper() for s in self.options.subsets)
         unknown = [s for s in asked if s not in SUBSETS]
         if unknown:
             raise MepipeError(f"unknown SMIC subset {unknown[0]} (known: {', '.join(SUBSETS)})")
-        found = [d for d in find_dirs(self.root, _is_subset_dir) if d.name.upper() in asked]
+        found = [d for d in find_folders(self.root, _is_subset_dir) if d.name.upper() in asked]
         variant, dirs = choose_variant(found, self.root, self.options.variant, notes, self.title)
         if not dirs:
             raise MepipeError(
@@ -88,23 +106,20 @@ class SmicAdapter(Adapter):
     def parse(self) -> ParseResult:
         notes: list[str] = []
         variant, subset_dirs = self._subset_dirs(notes)
-        fps_of = database_info(self.name)["fps"]
         records: list[ClipRecord] = []
         stray: list[str] = []
         skipped_non_micro = 0
         for subset_dir in subset_dirs:
             subset = subset_dir.name.upper()
             extra = {"subset": subset, "variant": variant}
-            subjects = [d for d in subdirs(subset_dir) if SUBJECT_DIR.fullmatch(d.name)]
-            stray.extend(str(p) for p in sorted(subset_dir.iterdir()) if p not in subjects)
+            subjects = subfolders(subset_dir, SUBJECT_DIR, stray)
             for subject_dir in sorted(subjects, key=_subject_number):
-                for entry in sorted(subject_dir.iterdir()):
-                    if entry.is_dir() and entry.name.lower() == NON_MICRO_DIR:
+                for entry in subfolders(subject_dir, None, stray):
+                    if entry.name.lower() == NON_MICRO_DIR:
                         skipped_non_micro += 1
-                    elif entry.is_dir() and entry.name.lower() == MICRO_DIR:
-                        records.extend(
-                            self._micro(entry, subset, float(fps_of[subset]), extra, stray)
-                        )
+                    elif entry.name.lower() == MICRO_DIR:
+                        fps = release_fps(self.name, subset)
+                        records.extend(self._micro(entry, subset, fps, extra, stray))
                     else:
                         stray.append(str(entry))
         if skipped_non_micro:
@@ -117,22 +132,15 @@ class SmicAdapter(Adapter):
         """Records of one subject's `micro/<label>/<clip>/` folders."""
         subject = smic_subject(micro_dir.parent.name)
         records = []
-        for label_dir in sorted(micro_dir.iterdir()):
-            if not label_dir.is_dir():
-                stray.append(str(label_dir))
-                continue
+        for label_dir in subfolders(micro_dir, None, stray):
             try:
                 label = normalise_label(self.name, label_dir.name)
             except ValueError as exc:
                 raise MepipeError(f"emotion folder: {exc}", label_dir) from None
-            for clip_dir in sorted(label_dir.iterdir()):
-                if not clip_dir.is_dir():
-                    stray.append(str(clip_dir))
-                    continue
+            for clip_dir in subfolders(label_dir, None, stray):
                 clip = smic_clip(clip_dir.name)
                 clip_id = clip if subset == "HS" else f"{subset}-{clip}"
-                source, clip_stray = list_frames(clip_dir)
-                stray.extend(clip_stray)
+                source = sequence_frames(clip_dir, stray)
                 records.append(self._record(subject, clip_id, label, source, clip_dir, fps, extra))
         return records
 
@@ -146,31 +154,25 @@ class SmicAdapter(Adapter):
         fps: float,
         extra: dict[str, str],
     ) -> ClipRecord:
-        reason = None
-        onset = offset = width = height = 0
-        apex = None
+        reason, apex, size = None, None, (0, 0)
         if not source.numbers:
             reason = f"clip folder {clip_dir} holds no frames"
         else:
-            onset, offset = source.numbers[0], source.numbers[-1]
-            apex = midpoint_apex(source.numbers)
+            apex = midpoint_apex(source.numbers)  # until ingest applies --apex-method
             try:
-                width, height = frame_size(source.paths[0])
+                size = frame_size(source.paths[0])
             except MepipeError as exc:
                 reason = f"first frame cannot be read: {exc}"
-        return ClipRecord(
-            database=self.name,
-            subject=subject,
-            clip=clip,
-            label=label,
-            source=source,
-            onset=onset,
+        return clip_record(
+            self.name,
+            subject,
+            clip,
+            label,
+            source,
+            ApexSource.MIDPOINT,
             apex=apex,
-            offset=offset,
-            apex_source=ApexSource.MIDPOINT,
             fps=fps,
-            width=width,
-            height=height,
-            extra=dict(extra),
+            size=size,
+            extra=extra,
             reject_reason=reason,
         )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mepipe.adapters import ADAPTERS, AdapterOptions
+from mepipe.adapters import ADAPTERS, adapter_options
 from mepipe.apex import APEX_METHODS
 from mepipe.cli.options import dataclass_options, options_from_cli
 from mepipe.ingest import IngestOptions, ingest_database
@@ -66,7 +66,7 @@ def print_summary(report: IngestReport, console: Console) -> None:
     type=click.Choice(["raw", "cropped"]),
     default="raw",
     show_default=True,
-    help="CASME II / SMIC frames to read.",
+    help="CASME II / SMIC / Oulu-CASIA frames to read.",
 )
 @click.option(
     "--smic-subsets",
@@ -75,11 +75,18 @@ def print_summary(report: IngestReport, console: Console) -> None:
     help="SMIC camera sets to read, comma-separated.",
 )
 @click.option(
-    "--smic-apex",
+    "--apex-method",
     type=click.Choice(APEX_METHODS),
     default="midpoint",
     show_default=True,
-    help="How to choose SMIC's unannotated apex.",
+    help="How to choose an apex the release does not annotate (SMIC, MMI without markers).",
+)
+@click.option(
+    "--smic-apex",
+    type=click.Choice(APEX_METHODS),
+    hidden=True,
+    deprecated="use --apex-method",
+    help="Old name of --apex-method.",
 )
 @click.option("--oulu-modality", type=click.Choice(["VL", "NI"]), default="VL", show_default=True)
 @click.option(
@@ -104,7 +111,8 @@ def ingest_command(
     data_dir: Path,
     variant: str,
     smic_subsets: str,
-    smic_apex: str,
+    apex_method: str,
+    smic_apex: str | None,
     oulu_modality: str,
     oulu_lighting: str,
     no_align: bool,
@@ -113,15 +121,14 @@ def ingest_command(
 ) -> None:
     """Parse the raw DATABASE release at RAW_ROOT (the folder you unpacked) into a manifest."""
     subsets = tuple(s.strip() for s in smic_subsets.split(",") if s.strip())
-    adapter_options = AdapterOptions(
-        variant=variant,
-        smic_subsets=subsets,
-        oulu_modality=oulu_modality,
-        oulu_lighting=oulu_lighting,
+    release_options = adapter_options(
+        database, variant=variant, subsets=subsets, modality=oulu_modality, lighting=oulu_lighting
     )
     shard_options = options_from_cli(ShardOptions, shard_kwargs)
     workers = workers or os.cpu_count() or 1
-    options = IngestOptions(adapter=adapter_options, smic_apex=smic_apex, align=not no_align)
+    options = IngestOptions(
+        adapter=release_options, apex_method=smic_apex or apex_method, align_faces=not no_align
+    )
     console = Console(stderr=True)
     report = ingest_database(
         database, raw_root, data_dir, options, shard_options, workers, console=console

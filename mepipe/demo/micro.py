@@ -136,7 +136,6 @@ SAMM_OTHER = {"preamble": "Other", "single": "Others"}  # the other class, as ea
 SAMM_SUBJECTS = (6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)  # 008 is not in SAMM
 
 SMIC_SUBJECTS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12, 13, 14, 15, 18, 19, 20)  # the HS subjects
-SMIC_CODES = {"negative": "ne", "positive": "po", "surprise": "sur"}
 
 
 @dataclass(frozen=True)
@@ -508,6 +507,8 @@ def write_smic(
     root = Path(root)
     tree = root / ("SMIC_all_cropped" if cropped else "SMIC_all_raw")
     labels = database_info("smic")["labels"]
+    # The clip code in a folder name (s1_ne_01) of each label (databases.toml `codes`).
+    code_of = {label: code for code, label in database_info("smic")["codes"].items()}
     rng = np.random.default_rng(seed)
     truth: list[DemoClip] = []
     for subset in subsets:
@@ -527,7 +528,7 @@ def write_smic(
                     onset = int(rng.integers(100, 5000))
                 clip = _plan(rng, index, labels, frames, onset, midpoint_apex=True)
                 counts[clip.label] = counts.get(clip.label, 0) + 1
-                folder = f"{subject}_{SMIC_CODES[clip.label]}_{counts[clip.label]:02d}"
+                folder = f"{subject}_{code_of[clip.label]}_{counts[clip.label]:02d}"
                 clip_dir = subject_dir / "micro" / clip.label / folder
                 _write_frames(clip_dir, clip, LOOK_BASE["smic"] + number, size, name, "BMP", gray)
                 clip_dirs.append(clip_dir)

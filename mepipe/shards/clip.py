@@ -1,7 +1,7 @@
 """One clip, from its manifest row to the encoded images of its shard sample.
 
 decode -> landmarks (neutral frame, then the apex frame) -> quality -> warp -> encode.
-Runs in worker processes: its inputs (ClipFrames, ShardOptions) and output (AlignedClip)
+Runs in worker processes: its inputs (ClipToAlign, ShardOptions) and output (AlignedClip)
 are plain picklable dataclasses, and each stage's time is measured for the summary. The
 workers import this module only (no pandas, no rich): they start in well under a second.
 """
@@ -39,8 +39,8 @@ STAGES = ("decode", "landmarks", "faces", "warp", "encode", "write")
 
 
 @dataclass(frozen=True)
-class ClipFrames:
-    """What aligning one clip needs from its manifest row."""
+class ClipToAlign:
+    """What aligning one clip needs from its manifest row: the job a worker is handed."""
 
     key: str
     neutral: int
@@ -98,7 +98,7 @@ def init_worker(options: ShardOptions, parent_pid: int) -> None:
     _worker["landmarker"] = new_landmarker(options)
 
 
-def align_in_worker(clip: ClipFrames) -> AlignedClip:
+def align_in_worker(clip: ClipToAlign) -> AlignedClip:
     return align_clip(clip, _worker["options"], _worker["landmarker"])
 
 
@@ -118,7 +118,7 @@ def _flat(matrix: np.ndarray) -> list[float]:
     return [float(v) for v in matrix.ravel()]
 
 
-def align_clip(clip: ClipFrames, options: ShardOptions, landmarker: Landmarker) -> AlignedClip:
+def align_clip(clip: ClipToAlign, options: ShardOptions, landmarker: Landmarker) -> AlignedClip:
     """Align one clip; a bad frame file or a failed quality check rejects the clip with its
     reason (it never raises for a per-clip problem)."""
     clock = _Clock()
@@ -131,7 +131,7 @@ def align_clip(clip: ClipFrames, options: ShardOptions, landmarker: Landmarker) 
 
 
 def _align(
-    clip: ClipFrames, options: ShardOptions, landmarker: Landmarker, clock: _Clock
+    clip: ClipToAlign, options: ShardOptions, landmarker: Landmarker, clock: _Clock
 ) -> AlignedClip:
     thresholds = options.thresholds
     size = options.size

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mepipe.contract.manifest import SHARD_COLUMNS, ClipStatus
-from mepipe.shards.clip import ClipFrames
+from mepipe.shards.clip import ClipToAlign
 from mepipe.shards.options import ShardOptions
 
 SHARDS_DIR = "shards"
@@ -75,8 +75,9 @@ def plan_shards(manifest: pd.DataFrame, options: ShardOptions) -> list[ShardPlan
     return plans
 
 
-def clip_frames(row: pd.Series) -> ClipFrames:
-    """The frames a clip's sample needs, from its manifest row (ValueError if unset)."""
+def clip_to_align(row: pd.Series) -> ClipToAlign:
+    """The alignment job of a clip: the frames its sample needs, from its manifest row
+    (ValueError if unset)."""
     neutral = plain(row.get("neutral_frame"))
     expression = plain(row.get("expression_frames")) or []
     if neutral is None or len(expression) != 5:
@@ -84,7 +85,7 @@ def clip_frames(row: pd.Series) -> ClipFrames:
     apex = plain(row.get("apex"))
     if apex not in expression:
         apex = expression[len(expression) // 2]
-    return ClipFrames(
+    return ClipToAlign(
         key=str(row["key"]),
         neutral=int(neutral),
         expression=tuple(int(n) for n in expression),

@@ -42,7 +42,7 @@ from mepipe.errors import MepipeError
 from mepipe.shards.clip import (
     STAGES,
     AlignedClip,
-    ClipFrames,
+    ClipToAlign,
     align_clip,
     align_in_worker,
     init_worker,
@@ -61,7 +61,7 @@ from mepipe.shards.options import ShardOptions
 from mepipe.shards.plan import (
     SHARDS_DIR,
     ShardPlan,
-    clip_frames,
+    clip_to_align,
     labels_of,
     plain,
     plan_shards,
@@ -139,11 +139,11 @@ def run_shards(
     pending = {plan.name: set(plan.keys) for plan in todo}
     results: dict[str, dict[str, AlignedClip]] = {plan.name: {} for plan in todo}
     shard_of = {key: plan for plan in todo for key in plan.keys}
-    jobs: list[ClipFrames] = []
+    jobs: list[ClipToAlign] = []
     for plan in todo:
         for key in plan.keys:
             try:
-                jobs.append(clip_frames(rows[key]))
+                jobs.append(clip_to_align(rows[key]))
             except ValueError as exc:  # a row without selected frames: reject, go on
                 results[plan.name][key] = AlignedClip(key, Verdict().add(REJECTED, str(exc)))
                 pending[plan.name].discard(key)
@@ -224,7 +224,7 @@ def _link_into(source: Path, target: Path) -> None:
 
 
 def _align_all(
-    jobs: list[ClipFrames], options: ShardOptions, workers: int | None
+    jobs: list[ClipToAlign], options: ShardOptions, workers: int | None
 ) -> Iterator[AlignedClip]:
     """Aligned clips as they finish (any order). One worker runs in this process."""
     if not jobs:
