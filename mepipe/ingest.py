@@ -15,6 +15,7 @@ Stages, each with one job:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from mepipe.protocols import all_schemes, database_info
 from mepipe.records import ClipRecord, FrameSelection, IngestReport, Rejection
 from mepipe.shards import ShardOptions, write_shards
 from mepipe.shards.plan import SHARDS_DIR
+from mepipe.shards.write import ShardRun
 from mepipe.staging import REPORT, DatabaseOutput, database_output
 from mepipe.untrusted import markup_safe
 
@@ -175,9 +177,11 @@ def ingest_database(
     shard_options: ShardOptions | None = None,
     workers: int | None = None,
     console: Console | None = None,
+    shard_summary: Callable[[str, ShardRun], None] | None = None,
 ) -> IngestReport:
     """Ingest one release into `<data_dir>/<database>/` and return the report (which
-    `mepipe.cli.ingest.print_summary` shows).
+    `mepipe.cli.ingest.print_summary` shows); `shard_summary` receives the alignment's
+    counts and stage timings (`mepipe.shards.write_shards`).
 
     One run per database at a time (a second fails at once, naming the first); the new
     version replaces the old one only once complete, so a failed run changes nothing.
@@ -195,7 +199,14 @@ def ingest_database(
         manifest = build_manifest(parsed.records, console)
         try:
             report = write_version(
-                output, manifest, parsed, Path(raw_root), options, shard_options, workers
+                output,
+                manifest,
+                parsed,
+                Path(raw_root),
+                options,
+                shard_options,
+                workers,
+                shard_summary,
             )
         except MepipeError as exc:
             if not output.live.exists():
@@ -213,6 +224,7 @@ def write_version(
     options: IngestOptions,
     shard_options: ShardOptions | None,
     workers: int | None,
+    shard_summary: Callable[[str, ShardRun], None] | None = None,
 ) -> IngestReport:
     """Shards, manifest and report of the new version, built beside the live one, which
     they then replace in one step (mepipe.staging). A file that cannot be written (full
@@ -222,7 +234,9 @@ def write_version(
         stage = output.prepare(keep_shards=options.align_faces)
         if options.align_faces:
             reuse = output.live / SHARDS_DIR
-            manifest = write_shards(stage, manifest, shard_options, workers, reuse_from=reuse)
+            manifest = write_shards(
+                stage, manifest, shard_options, workers, reuse_from=reuse, summary=shard_summary
+            )
         write_parquet(stage / MANIFEST_NAME, manifest)
         report = build_report(output.database, raw_root, manifest, parsed)
         report.provenance = {

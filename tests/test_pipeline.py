@@ -24,6 +24,8 @@ def demo(tmp_path_factory) -> tuple[Path, dict]:
     result = CliRunner().invoke(train_main, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "5. contact sheets" in result.output and "UF1" in result.output
+    # the command layer prints each database's alignment timings (mepipe.cli.ingest)
+    assert "clips aligned in" in result.output and "ms / clip" in result.output
     split = out / "splits" / "cde_loso.parquet"
     assert split.exists() and (out / "data").is_dir()
     metrics = json.loads((out / "run" / "metrics.json").read_text())

@@ -14,11 +14,10 @@ import click
 from rich.console import Console
 
 from mepipe.atomic import write_parquet
-from mepipe.cli.ingest import print_summary
+from mepipe.cli.ingest import ingest_and_print
 from mepipe.cli.stats import protocol_table
 from mepipe.demo.releases import DEMO_SIZES, write_demo_releases
 from mepipe.errors import MepipeError
-from mepipe.ingest import ingest_database
 from mepipe.sheet import write_contact_sheet
 from mepipe.split import loso_split
 from mepipe.verify import verify_database
@@ -46,7 +45,7 @@ def run_demo_data(out: Path, console: Console | None = None) -> DemoData:
         write_demo_releases(raw)
     console.rule("2. ingest: frames, labels, aligned faces, shards")
     for database in DEMO_SIZES:
-        print_summary(ingest_database(database, raw / database, data, console=console), console)
+        ingest_and_print(database, raw / database, data, console)
     console.rule("3. verify")
     for database in DEMO_SIZES:
         problems = verify_database(data / database)

@@ -17,8 +17,45 @@ from mepipe.apex import APEX_METHODS
 from mepipe.cli.options import dataclass_options, options_from_cli
 from mepipe.ingest import IngestOptions, ingest_database
 from mepipe.records import IngestReport
+from mepipe.shards.clip import STAGES
 from mepipe.shards.options import ShardOptions
+from mepipe.shards.write import ShardRun
 from mepipe.untrusted import printable
+
+
+def shard_summary_table(database: str, run: ShardRun) -> Table:
+    """The alignment's stage timings (seconds, share, ms per clip) and shard counts."""
+    table = Table(title=f"{database}: {run.clips_aligned} clips aligned in {run.seconds:.1f} s")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("ms / clip", justify="right")
+    total = sum(run.timings.values()) or 1.0
+    for stage in STAGES:
+        seconds = run.timings[stage]
+        per_clip = 1000 * seconds / max(run.clips_aligned, 1)
+        table.add_row(stage, f"{seconds:.2f}", f"{seconds / total:.0%}", f"{per_clip:.1f}")
+    table.caption = (
+        f"{run.shards_written} shards written, {run.shards_reused} reused; "
+        "stage seconds are summed over workers"
+    )
+    return table
+
+
+def ingest_and_print(
+    database: str, raw_root: Any, data_dir: Any, console: Console, **kwargs: Any
+) -> IngestReport:
+    """`ingest_database`, with its alignment summary and then its report on `console`."""
+    report = ingest_database(
+        database,
+        raw_root,
+        data_dir,
+        console=console,
+        shard_summary=lambda db, run: console.print(shard_summary_table(db, run)),
+        **kwargs,
+    )
+    print_summary(report, console)
+    return report
 
 
 def print_summary(report: IngestReport, console: Console) -> None:
@@ -130,7 +167,12 @@ def ingest_command(
         adapter=release_options, apex_method=smic_apex or apex_method, align_faces=not no_align
     )
     console = Console(stderr=True)
-    report = ingest_database(
-        database, raw_root, data_dir, options, shard_options, workers, console=console
+    ingest_and_print(
+        database,
+        raw_root,
+        data_dir,
+        console,
+        options=options,
+        shard_options=shard_options,
+        workers=workers,
     )
-    print_summary(report, console)

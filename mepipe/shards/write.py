@@ -13,7 +13,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from mepipe.align.quality import REJECTED, Verdict
@@ -75,6 +74,7 @@ class ShardRun:
     """What a run of shard writing did (the benchmark and the tests read it)."""
 
     manifest: pd.DataFrame
+    database: str = ""
     clips_aligned: int = 0  # clips aligned by this run (not reused from complete shards)
     shards_written: int = 0
     shards_reused: int = 0
@@ -88,6 +88,7 @@ def write_shards(
     options: ShardOptions,
     workers: int | None = None,
     reuse_from: Path | None = None,
+    summary: Callable[[str, ShardRun], None] | None = None,
 ) -> pd.DataFrame:
     """Align and shard one database; return its manifest with the shard columns added.
 
@@ -96,9 +97,14 @@ def write_shards(
     Writes `<db_dir>/shards/*.tar` and `<db_dir>/shards/index.json` (docs/shards.md).
     Complete shards already in `<db_dir>/shards/`, or in the shards folder `reuse_from`
     (the live version while ingest builds its successor beside it), are reused where their
-    inputs still match; those of `reuse_from` are hard-linked, not copied.
+    inputs still match; those of `reuse_from` are hard-linked, not copied. `summary`, if
+    given, is called with the database and the run's counts and stage timings (the command
+    layer prints them: `mepipe.cli.ingest.shard_summary_table`).
     """
-    return run_shards(db_dir, manifest, options, workers, reuse_from=reuse_from).manifest
+    run = run_shards(db_dir, manifest, options, workers, reuse_from=reuse_from)
+    if summary is not None:
+        summary(str(run.database), run)
+    return run.manifest
 
 
 def run_shards(
@@ -173,8 +179,7 @@ def run_shards(
 
     run.manifest = _merge(manifest, index)
     run.seconds = time.perf_counter() - started
-    if not quiet:
-        _print_summary(database, run)
+    run.database = database
     return run
 
 
@@ -402,21 +407,3 @@ class _timed:
 
     def __exit__(self, *exc: object) -> None:
         self.timings[self.stage] += time.perf_counter() - self.start
-
-
-def _print_summary(database: str, run: ShardRun) -> None:
-    table = Table(title=f"{database}: {run.clips_aligned} clips aligned in {run.seconds:.1f} s")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("ms / clip", justify="right")
-    total = sum(run.timings.values()) or 1.0
-    for stage in STAGES:
-        seconds = run.timings[stage]
-        per_clip = 1000 * seconds / max(run.clips_aligned, 1)
-        table.add_row(stage, f"{seconds:.2f}", f"{seconds / total:.0%}", f"{per_clip:.1f}")
-    table.caption = (
-        f"{run.shards_written} shards written, {run.shards_reused} reused; "
-        "stage seconds are summed over workers"
-    )
-    console.print(table)
