@@ -7,7 +7,8 @@ busy machine slows both alike:
            on it for the score, FaceMesh on the apex frame; the faces were FaceMesh's count.
   after    `Landmarker.detect` on the neutral frame (FaceMesh, the score read from its own
            graph), `Landmarker.find_faces` (BlazeFace full range, once, on the frame shrunk
-           to 192 px) with `confirm_candidates`, `Landmarker.detect` on the apex frame: what
+           to 192 px) with `confirm_candidates`, and the still points followed into the
+           apex frame by optical flow (`track_still_points`): what
            `mepipe.shards.clip.align_clip` does before the warp.
 
 Prints, per frame size, the median milliseconds per clip of each and their ratio.
@@ -33,7 +34,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mepipe.align.landmarks import MESH_FACES, Landmarker  # noqa: E402
+from mepipe.align.landmarks import MESH_FACES, Landmarker, track_still_points  # noqa: E402
 from mepipe.align.quality import Thresholds, confirm_candidates  # noqa: E402
 from mepipe.demo.face import EMOTION_MOTIONS, Look, render_clip  # noqa: E402
 
@@ -75,7 +76,7 @@ class After:
         found = replace(found, found=self.landmarker.find_faces(neutral))
         confirm = functools.partial(self.landmarker.confirm, neutral)
         confirm_candidates(found, self.thresholds, confirm)
-        self.landmarker.detect(apex)
+        track_still_points(neutral, apex, found.face)
 
 
 def frames(count: int, size: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -149,8 +149,10 @@ def test_clip_that_moved_rejects_and_small_move_flags(tmp_path, landmarker):
 
 
 def test_a_macro_expression_is_not_taken_for_a_move(tmp_path, landmarker):
-    """A strong surprise (brows up, jaw down) moves landmarks far: fine for a macro clip,
-    and for a micro clip the same motion is flagged."""
+    """A strong surprise (brows up, jaw down) is not a move of the head, for a macro clip or
+    a micro one: the still points are followed by their own pixels into the apex frame, so
+    the expression does not drag them (a second FaceMesh on the apex frame read 0.13
+    interocular here, and flagged the micro clip)."""
     look = Look.for_subject(0)
     frames = render_clip(look, "surprise", 9, 4, 0.3 * 0.18 * FRAME_SIZE[1], FRAME_SIZE)
     macro = clip_row(tmp_path, "S005", "001", "surprise", frames=frames)
@@ -159,7 +161,7 @@ def test_a_macro_expression_is_not_taken_for_a_move(tmp_path, landmarker):
     )
     as_micro = align_clip(clip_to_align(pd.Series(macro)), OPTIONS, landmarker)
     assert as_macro.verdict.status == "ok", as_macro.verdict.reasons
-    assert as_micro.verdict.status != "ok"
+    assert as_micro.verdict.status == "ok", as_micro.verdict.reasons
 
 
 def test_unreadable_frame_rejects_the_clip_not_the_run(tmp_path, landmarker):

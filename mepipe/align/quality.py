@@ -178,8 +178,9 @@ def head_motion(neutral: Face, apex: Face) -> float:
     For each group of still points (temples, forehead, nose bridge, chin, jaw sides), the
     median displacement; the result is the smallest of them, as a fraction of the
     interocular distance. A head or camera move shifts every group; an expression leaves
-    at least one group nearly still (FaceMesh still drags them a little: on the demo face
-    a micro-expression reads up to 0.02, a strong macro surprise about 0.13).
+    at least one group nearly still. The apex points come from `track_still_points`
+    (optical flow from the neutral frame), which follows each point's own pixels: on the
+    demo face a strong macro surprise reads about 0.01, a whole-frame shift its size.
     """
     moved = apex.points[:, :2] - neutral.points[:, :2]
     shifts = [np.linalg.norm(np.median(moved[list(g)], axis=0)) for g in STILL_GROUPS.values()]

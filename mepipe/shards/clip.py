@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mepipe.align.landmarks import Detection, Landmarker
+from mepipe.align.landmarks import Detection, Landmarker, track_still_points
 from mepipe.align.quality import (
     FLAGGED,
     REJECTED,
@@ -169,7 +169,9 @@ def _align(
         detection = replace(detection, found=landmarker.find_faces(frame))
         detection = confirm_candidates(detection, thresholds, partial(landmarker.confirm, frame))
     with clock.stage("landmarks"):
-        apex = detection if clip.apex == detect_frame else landmarker.detect(frames[clip.apex])
+        apex = detection
+        if clip.apex != detect_frame:
+            apex = track_still_points(frames[detect_frame], frames[clip.apex], face)
         verdict = assess(detection, detect_frame, apex, clip.apex, thresholds, clip.kind)
     if detect_frame != clip.neutral:
         verdict = verdict.add(
