@@ -20,6 +20,9 @@ from mepipe.errors import MepipeError, OptionError
 LOSS_NAMES = ("cls", "tri", "adv", "lir")
 BACKBONES = ("resnet18", "resnet34")
 DEVICES = ("auto", "cpu", "cuda")
+SELECTIONS = ("fixed", "inner-loso")
+LIR_CLASSIFIERS = ("micro", "macro")
+REC_LOSSES = ("rms", "l2")
 CONFIG_FILE = "config.json"
 
 # Fields that describe where and how fast a run executes, not what it computes: a resumed
@@ -90,6 +93,25 @@ class TrainConfig:
         "imagenet", "backbone init: imagenet (torchvision cache), a .pth PATH, or none"
     )
     seed: int = _opt(0, "random seed; the same seed gives the same metrics on CPU", low=0)
+    # Evaluation and faithfulness (docs/training.md, Honest evaluation)
+    seeds: str = _opt(
+        "", "run the whole LOSO once per seed, e.g. '0,1,2' (RUN/seed-<s>/); empty: --seed"
+    )
+    select: str = _opt(
+        "fixed",
+        "fixed: report the last epoch; inner-loso: also choose an epoch per fold on an inner "
+        "split of its own training subjects (costs inner folds x the training)",
+    )
+    inner_k: int = _opt(
+        0, "inner-loso subject groups per fold (0: one per training subject)", low=0
+    )
+    lir_classifier: str = _opt(
+        "micro", "classifier of L_cls' in L_LIR: micro (MicroNet's D_e) or macro (MacroNet's)"
+    )
+    rec_loss: str = _opt("rms", "L_rec: rms (norm / sqrt(pixels)) or l2 (Eq. 2's plain norm)")
+    grad_norms: int = _opt(
+        0, "log each MTMNet term's gradient norm on the encoder every N steps (0: off)", low=0
+    )
     # Execution
     device: str = _opt("auto", "auto, cpu or cuda (cuda: bf16 autocast and channels_last)")
     workers: int = _opt(2, "DataLoader worker processes per training process", low=0)
@@ -115,10 +137,39 @@ class TrainConfig:
             raise OptionError(f"--backbone must be one of {', '.join(BACKBONES)}")
         if self.device not in DEVICES:
             raise OptionError(f"--device must be one of {', '.join(DEVICES)}")
+        for name, allowed in (
+            ("select", SELECTIONS),
+            ("lir_classifier", LIR_CLASSIFIERS),
+            ("rec_loss", REC_LOSSES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise OptionError(
+                    f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        _ = self.seed_list  # reading it checks --seeds
         if self.image_size % 32:
             raise OptionError(
                 f"--image-size must be a positive multiple of 32, got {self.image_size}"
             )
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds of --seeds ([] when empty: one run with --seed)."""
+        seeds = []
+        for part in self.seeds.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit() or int(part) >= SEED_LIMIT:
+                raise OptionError(
+                    f"--seeds: '{part}' is not a seed (whole numbers 0 to {SEED_LIMIT - 1}, "
+                    "comma-separated)"
+                )
+            if int(part) in seeds:
+                raise OptionError(f"--seeds names seed {part} twice")
+            seeds.append(int(part))
+        return seeds
 
     def uses(self, loss: str) -> bool:
         return loss in self.losses

@@ -74,7 +74,9 @@ def eid_step(
             if with_eid:
                 out = trained(x_n, x_e)
                 l_c = F.cross_entropy(out.logits.float(), labels)
-                l_rec = L.reconstruction_loss(target, out.recon.float())
+                l_rec = L.reconstruction_loss(
+                    target, out.recon.float(), rms=config.rec_loss == "rms"
+                )
                 l_sim = L.similarity_loss(out.id_e.float(), out.id_n.float())
                 l_s = L.identity_loss(
                     out.subject_logits.float(), batch["subject"].to(runtime.device)

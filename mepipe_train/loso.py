@@ -7,6 +7,9 @@ RUN layout (docs/training.md):
     fold-NNN/micronet.pt ...         MicroNet pretrained on that fold's training subjects
     fold-NNN/mtmnet.pt ...           the fine-tuned MicroNet and discriminator
     fold-NNN/predictions.parquet     the held-out clips' predictions (fold done)
+    fold-NNN/heldout_by_epoch.parquet  the same after every epoch (diagnostics, report only)
+    fold-NNN/inner_selection.json    the epoch chosen on the fold's training subjects
+                                     (--select inner-loso; fold-NNN/inner/ its inner folds)
     fold-NNN/reconstruction.png      MicroNet's reconstructions of held-out clips (Figure 3)
     predictions.parquet, metrics.json, confusion.png, reconstruction.png, log.csv
 """
@@ -33,11 +36,13 @@ from mepipe_train.data import (
     shard_locations,
 )
 from mepipe_train.eidnet import new_eidnet, phase_seed, train_eidnet
+from mepipe_train.heldout import HELDOUT, EpochPredictions
 from mepipe_train.metrics import confusion, metrics_by_database
 from mepipe_train.models import EIDNet
 from mepipe_train.mtmnet import predict, train_mtmnet
 from mepipe_train.phase import rows_to_csv
 from mepipe_train.runtime import BatchHook, Runtime, progress_bars, start, stop
+from mepipe_train.selection import select_epoch
 
 PREDICTIONS = "predictions.parquet"
 METRICS = "metrics.json"
@@ -181,9 +186,19 @@ def run_fold(
     else:
         torch.manual_seed(phase_seed(config.seed, number, "micronet"))
         micronet = runtime.place(new_eidnet(config, len(plan.classes), len(fold.train_subjects)))
+    if config.select == "inner-loso":
+        select_epoch(
+            config, runtime, fold, plan.classes, folder, train_pool, macro.net,
+            plan.macro_items, macro.pool,
+        )  # fmt: skip
+    # diagnostics: given the held-out clips only after each epoch's weights exist
+    diagnostics = EpochPredictions(
+        folder / HELDOUT, runtime, fold.test, test_pool, config, number, plan.classes
+    )
     micro = train_mtmnet(
         config, runtime, micronet, macro.net, fold.train, plan.macro_items, train_pool,
         macro.pool, folder, f"fold {number} mtmnet", phase_seed(config.seed, number, "mtmnet"),
+        after_epoch=diagnostics,
     )  # fmt: skip
     if runtime.main:
         table = predict(micro, runtime, fold.test, test_pool, config, number, plan.classes)

@@ -1,8 +1,9 @@
 """The losses of EIDNet (Eq. 1-5) and MTMNet (Eq. 6-12), each averaged over the batch.
 
 Decisions the paper leaves open (docs/training.md):
-- L_rec is the per-sample L2 norm divided by sqrt(pixel values), i.e. an RMS error, so that
-  λ11 = 0.1 means the same at 32 px and at 224 px (a raw norm grows with the image).
+- L_rec is by default the per-sample L2 norm divided by sqrt(pixel values), i.e. an RMS
+  error, so that λ11 = 0.1 means the same at 32 px and at 224 px (a raw norm grows with the
+  image); `--rec-loss l2` gives Eq. 2's plain norm (sqrt(3*224*224) ≈ 388 times larger).
 - The triplet loss runs on L2-normalised embeddings, so the margin m = 1.0 has a scale.
 - In L_LIR the macro loss L_cls' is a fixed bound (detached): LIR must pull L_cls down
   to L_cls', never push the classifier to do worse on macro samples.
@@ -21,10 +22,14 @@ def similarity_loss(id_e: torch.Tensor, id_n: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(id_e - id_n, dim=1).mean()
 
 
-def reconstruction_loss(target: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
-    """L_rec = ||x_E - D_r([f_E^e, f_N^s])||_2 / sqrt(C*H*W) (Eq. 2, size-independent)."""
+def reconstruction_loss(
+    target: torch.Tensor, recon: torch.Tensor, rms: bool = True
+) -> torch.Tensor:
+    """L_rec = ||x_E - D_r([f_E^e, f_N^s])||_2 (Eq. 2), divided by sqrt(C*H*W) when `rms`
+    (size-independent, the default) or the plain norm of Eq. 2 (`--rec-loss l2`)."""
     diff = (target - recon).flatten(1)
-    return (torch.linalg.vector_norm(diff, dim=1) / math.sqrt(diff.shape[1])).mean()
+    scale = math.sqrt(diff.shape[1]) if rms else 1.0
+    return (torch.linalg.vector_norm(diff, dim=1) / scale).mean()
 
 
 def identity_loss(subject_logits: torch.Tensor, subjects: torch.Tensor) -> torch.Tensor:

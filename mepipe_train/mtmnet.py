@@ -5,12 +5,14 @@ positive embeddings as real and MicroNet's anchor embeddings (detached) as fake;
 (2) MicroNet (encoder + classifier D_e) takes one step on
 L_cls + λ21 L_tri + λ22 L_adv + λ23 L_LIR, with only the losses of `--losses` switched on.
 L_cls' applies MicroNet's classifier D_e to the positive's embedding (the paper's
-"same classifier"), as a fixed bound inside L_LIR.
+"same classifier"), as a fixed bound inside L_LIR; `--lir-classifier macro` applies
+MacroNet's own (frozen) classifier instead. `--grad-norms N` logs every N steps how hard
+each weighted term pushes the encoder (mepipe_train.gradnorms).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from mepipe_train.data import (
     TripletDataset,
     epoch_loader,
 )
+from mepipe_train.gradnorms import encoder_grad_norms
 from mepipe_train.models import Discriminator, EIDNet, MicroClassifier
 from mepipe_train.phase import Phase, StepFn, run_phase
 from mepipe_train.runtime import Runtime
@@ -67,6 +70,13 @@ def mtm_step(
     macro = MicroClassifier(macronet) if macronet is not None else None
     if macro is not None:
         macro.eval().requires_grad_(False)  # MacroNet is fixed
+    # L_cls' of L_LIR: MicroNet's D_e (default) or MacroNet's own classifier
+    bound_classifier = (
+        macro.classifier
+        if macro is not None and config.lir_classifier == "macro"
+        else micro.classifier
+    )
+    steps_done = [0]
 
     def step(batch: dict) -> dict[str, float]:
         runtime.record(label, list(batch["key"]) + list(batch["pos_key"]) + list(batch["neg_key"]))
@@ -86,7 +96,9 @@ def mtm_step(
                     f_pos, _ = macro(runtime.images(batch["positive"]))
                     f_pos = f_pos.float()
                     macro_ce = F.cross_entropy(
-                        micro.classifier(f_pos).float(), labels, reduction="none"
+                        bound_classifier(f_pos).float(),
+                        labels,
+                        reduction="none",
                     )
             if use("adv"):
                 both = torch.cat([f_pos[has_pos], f_anc.detach()[has_pos]])
@@ -101,6 +113,7 @@ def mtm_step(
             l_cls = micro_ce.mean()
             total = l_cls
             result["L_cls"] = l_cls.item()
+            weighted = {"cls": l_cls}  # each term as it enters L_MTM
             if use("tri"):
                 l_tri = _masked(
                     lambda a, p, q: L.triplet_loss(a, p, q, config.margin),
@@ -109,7 +122,8 @@ def mtm_step(
                     f_pos,
                     f_neg,
                 )
-                total = total + config.lambda_tri * l_tri
+                weighted["tri"] = config.lambda_tri * l_tri
+                total = total + weighted["tri"]
                 result["L_tri"] = l_tri.item()
             if use("adv"):
                 # The bare discriminator, not its DDP wrapper: only the encoder learns from
@@ -118,12 +132,17 @@ def mtm_step(
                 l_adv = _masked(
                     lambda a: L.generator_loss(discriminator(a).float()), has_pos, f_anc
                 )
-                total = total + config.lambda_adv * l_adv
+                weighted["adv"] = config.lambda_adv * l_adv
+                total = total + weighted["adv"]
                 result["L_adv"] = l_adv.item()
             if use("lir"):
                 l_lir = _masked(L.lir_loss, has_pos, micro_ce, macro_ce)
-                total = total + config.lambda_lir * l_lir
+                weighted["lir"] = config.lambda_lir * l_lir
+                total = total + weighted["lir"]
                 result["L_LIR"] = l_lir.item()
+        if config.grad_norms and steps_done[0] % config.grad_norms == 0:
+            result.update(encoder_grad_norms(weighted, micro.encoder.parameters()))
+        steps_done[0] += 1
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -144,8 +163,12 @@ def train_mtmnet(
     folder: Path,
     label: str,
     seed: int,
+    after_epoch: Callable[[MicroClassifier, int], None] | None = None,
 ) -> MicroClassifier:
-    """Fine-tune `micronet` on the fold's triplets; returns the fine-tuned classifier."""
+    """Fine-tune `micronet` on the fold's triplets; returns the fine-tuned classifier.
+
+    `after_epoch(classifier, epoch)` sees the weights of each epoch (diagnostics only:
+    mepipe_train.heldout)."""
     torch.manual_seed(seed)
     step, micro, discriminator, optimizers = mtm_step(config, runtime, micronet, macronet, label)
     dataset = TripletDataset(
@@ -171,7 +194,8 @@ def train_mtmnet(
         optimizers=optimizers,
     )
     micro.train()
-    run_phase(phase, runtime, make_loader, step)
+    hook = (lambda epoch: after_epoch(micro, epoch)) if after_epoch is not None else None
+    run_phase(phase, runtime, make_loader, step, hook)
     return micro
 
 

@@ -33,6 +33,10 @@ from mepipe_train.runtime import Runtime
 
 StepFn = Callable[[dict], dict[str, float]]
 LoaderFn = Callable[[int], torch.utils.data.DataLoader]
+# Called on the main rank with the 0-based epoch once that epoch's weights exist, before its
+# checkpoint is saved (so a crash in between redoes the epoch and the call): diagnostics
+# only (mepipe_train.heldout); it must not change the modules or the random states.
+EpochFn = Callable[[int], None]
 
 
 @dataclass
@@ -138,8 +142,15 @@ def check_finite(phase: Phase, epoch: int, number: int, losses: dict[str, float]
         )
 
 
-def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepFn) -> None:
-    """Train `phase` for its epochs (or what is left of them), saving after every epoch."""
+def run_phase(
+    phase: Phase,
+    runtime: Runtime,
+    make_loader: LoaderFn,
+    step: StepFn,
+    after_epoch: EpochFn | None = None,
+) -> None:
+    """Train `phase` for its epochs (or what is left of them), saving after every epoch;
+    `after_epoch` (main rank) sees each epoch's weights before they are saved."""
     if load_final(phase, runtime.device):
         return
     start, rows = 0, []
@@ -177,6 +188,9 @@ def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepF
             bars.remove_task(epoch_task)
             bars.update(phase_task, advance=1)
         if runtime.main:
+            if after_epoch is not None:
+                with torch.random.fork_rng(devices=[]):  # a DataLoader draws a seed
+                    after_epoch(epoch)
             _save(
                 {
                     "modules": {n: m.state_dict() for n, m in phase.modules.items()},
