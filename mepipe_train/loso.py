@@ -16,6 +16,7 @@ RUN layout (docs/training.md):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from mepipe_train.data import (
     shard_locations,
 )
 from mepipe_train.eidnet import new_eidnet, phase_seed, train_eidnet
+from mepipe_train.evaluation import record_split_folds, run_results
 from mepipe_train.heldout import HELDOUT, EpochPredictions
 from mepipe_train.metrics import confusion, metrics_by_database
 from mepipe_train.models import EIDNet
@@ -230,12 +232,21 @@ def draw_reconstructions(
 def run_loso(config: TrainConfig, batch_hook: BatchHook | None = None) -> dict | None:
     """The whole LOSO run of `config` (resuming whatever RUN already holds).
 
-    Returns the metrics on rank 0 (None on other ranks).
+    Returns the metrics on rank 0 (None on other ranks). Several --seeds: one run per
+    seed (mepipe_train.seeds).
     """
+    if len(config.seed_list) > 1:
+        from mepipe_train.seeds import run_seeds
+
+        return run_seeds(config, batch_hook)
+    if config.seed_list:  # one seed: today's flat layout
+        config = dataclasses.replace(config, seed=config.seed_list[0], seeds="")
     runtime = start(config.device, batch_hook)
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)
+        if runtime.main:
+            record_split_folds(run, sorted(plan.folds))
         with progress_bars(runtime):
             run_folds(config, runtime, plan, run)
         if runtime.main:
@@ -253,6 +264,10 @@ def evaluate(run: str | Path) -> dict:
     reconstruction.png and log.csv; returns the metrics."""
     run = Path(run)
     config = load_config(run)
+    if len(config.seed_list) > 1:
+        from mepipe_train.seeds import evaluate_seeds
+
+        return evaluate_seeds(run, config)
     classes = load_scheme(config.protocol).classes
     parts = sorted(run.glob(f"fold-*/{PREDICTIONS}"))
     if not parts:
@@ -264,6 +279,7 @@ def evaluate(run: str | Path) -> dict:
         "classes": list(classes),
         "folds": sorted(int(v) for v in table["fold"].unique()),
         "scores": metrics_by_database(table, len(classes)),
+        **run_results(run, config, table, len(classes)),  # fixed, inner, oracle
     }
     write_json(run / METRICS, metrics)
     matrix = confusion(table["true_index"], table["pred_index"], len(classes))

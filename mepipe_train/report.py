@@ -58,3 +58,63 @@ def reconstruction_png(
             axes[row, col].set_title(title, fontsize=7)
     figure.subplots_adjust(hspace=0.45)  # room for the two-line titles
     _save(figure, path)
+
+
+def learning_curves_png(
+    losses: dict[str, dict[str, list[float]]],
+    heldout_uf1: Sequence[float],
+    inner_uf1: Sequence[float],
+    path: Path,
+) -> None:
+    """Training losses per term and epoch (one panel per phase kind), then the held-out UF1
+    per epoch pooled over folds, drawn as a diagnostic (never used to train or choose)."""
+    panels = max(len(losses) + (1 if len(heldout_uf1) else 0), 1)
+    columns = min(panels, 3)
+    rows = -(-panels // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.6 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[panels:]:
+        ax.set_axis_off()
+    for ax, (phase, terms) in zip(axes, losses.items(), strict=False):
+        for term, values in terms.items():
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=term)
+        what = "" if "gradient" in phase else ": training losses"
+        ax.set_title(f"{phase}{what} (mean per epoch)", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    if len(heldout_uf1):
+        ax = axes[len(losses)]
+        epochs = range(1, len(heldout_uf1) + 1)
+        inner_uf1 = list(inner_uf1)[: len(heldout_uf1)]
+        ax.plot(epochs, heldout_uf1, marker="o", color="tab:red", label="held-out (pooled)")
+        if len(inner_uf1):
+            ax.plot(epochs, inner_uf1, marker="s", color="tab:blue", label="inner validation")
+        ax.set_title("DIAGNOSTIC: UF1 per epoch\n(held-out never used for training or choice)",
+                     fontsize=9)  # fmt: skip
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def results_png(rows: Sequence[tuple[str, str, float]], path: Path) -> None:
+    """Grouped bars of UF1 per result and part; the oracle is hatched and marked leaky."""
+    parts = list(dict.fromkeys(part for part, _, _ in rows))
+    kinds = list(dict.fromkeys(kind for _, kind, _ in rows))
+    value = {(p, k): v for p, k, v in rows}
+    figure, axes = plt.subplots(figsize=(1.6 * len(parts) * len(kinds) / 2 + 3, 3.4))
+    width = 0.8 / len(kinds)
+    for n, kind in enumerate(kinds):
+        xs = [i + n * width for i in range(len(parts))]
+        ys = [value.get((p, kind), np.nan) for p in parts]
+        leaky = kind.startswith("oracle")
+        axes.bar(xs, ys, width, label=kind, hatch="//" if leaky else None,
+                 alpha=0.55 if leaky else 1.0)  # fmt: skip
+    axes.set_xticks([i + 0.4 - width / 2 for i in range(len(parts))], parts)
+    axes.set_ylim(0, 1)
+    axes.set_ylabel("UF1")
+    axes.set_title("UF1 by result (oracle: leaky, optimistic)")
+    axes.legend(fontsize=7)
+    _save(figure, path)

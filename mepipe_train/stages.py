@@ -6,6 +6,7 @@ from __future__ import annotations
 from mepipe.errors import MepipeError
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import load_pool
+from mepipe_train.evaluation import record_split_folds
 from mepipe_train.loso import (
     evaluate,
     fold_dir,
@@ -47,6 +48,8 @@ def finetune(config: TrainConfig) -> dict | None:
         run = prepare_run(config, runtime)
         plan = make_plan(config)
         numbers = config.fold_numbers(sorted(plan.folds))
+        if runtime.main:
+            record_split_folds(run, sorted(plan.folds))
         needed = [run / "macronet.pt"] if config.needs_macronet else []
         if config.eid:
             needed += [fold_dir(run, n) / "micronet.pt" for n in numbers]
