@@ -34,7 +34,19 @@ def make_config(config_file: str | None, options: dict[str, Any]) -> TrainConfig
     return TrainConfig(**{**base, **given})
 
 
+def print_warnings(metrics: dict) -> None:
+    """Missing folds (or seeds, or diagnostics) in bold red, before any number."""
+    from mepipe_train.run_report import warnings_of
+
+    for line in warnings_of(metrics):
+        Console().print(f"[bold red]{line}[/]", highlight=False)
+
+
 def print_metrics(metrics: dict) -> None:
+    print_warnings(metrics)
+    if "summary" in metrics:
+        print_results(metrics)
+        return
     table = Table(title=f"LOSO, protocol {metrics['protocol']}, folds {metrics['folds']}")
     for column in ("part", "clips", "Acc", "F1", "UF1", "UAR"):
         table.add_column(column, justify="left" if column == "part" else "right")
@@ -42,6 +54,32 @@ def print_metrics(metrics: dict) -> None:
         table.add_row(
             part, str(s["samples"]), *(f"{s[k]:.3f}" for k in ("acc", "f1", "uf1", "uar"))
         )
+    Console().print(table)
+    if len(metrics.get("results", {})) > 1:
+        print_results(metrics)
+
+
+def print_results(metrics: dict) -> None:
+    """The three results (fixed, inner validation, the leaky oracle and its inflation),
+    as mean ± sd over seeds when the run has several."""
+    seeds = metrics.get("seeds")
+    title = "Results" + (f" over seeds {seeds} (mean ± sd)" if seeds else "")
+    table = Table(title=title)
+    for column in ("result", "part", "UF1", "UAR", "Acc", "F1"):
+        table.add_column(column, justify="left" if column in ("result", "part") else "right")
+    results = metrics.get("summary") or metrics["results"]
+    for kind in ("fixed", "inner", "oracle"):
+        if kind not in results:
+            continue
+        for part, s in results[kind]["scores"].items():
+            cells = [
+                f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if seeds else f"{s[k]:.3f}"
+                for k in ("uf1", "uar", "acc", "f1")
+            ]
+            table.add_row(results[kind]["label"], part, *cells)
+        for part, d in results[kind].get("inflation", {}).items():
+            table.add_row("inflation (oracle − fixed)", part,
+                          *(f"{d[k]:+.3f}" for k in ("uf1", "uar", "acc", "f1")))  # fmt: skip
     Console().print(table)
 
 
@@ -98,6 +136,49 @@ def evaluate_command(run: str) -> None:
     print_metrics(evaluate(run))
 
 
+@main.command("report")
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+def report_command(run: str) -> None:
+    """Write RUN/report.md with its PNGs (RUN/report/): the three results (fixed epoch,
+    inner validation, the leaky oracle), confusion matrices, learning curves, per-subject
+    results, the configuration and the data's hashes."""
+    from mepipe_train.run_report import write_report
+
+    page, metrics = write_report(run)
+    print_metrics(metrics)
+    Console().print(f"report -> {page}")
+
+
+@main.command("compare")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.option("--result", "kind", type=click.Choice(["fixed", "inner", "oracle"]),
+              default="fixed", show_default=True, help="which result of the runs to compare")  # fmt: skip
+def compare_command(run_a: str, run_b: str, kind: str) -> None:
+    """Paired difference RUN_A − RUN_B on the clips both predicted: UF1, UAR and Acc with a
+    95% bootstrap interval over clips, and per-subject wins/losses/ties."""
+    from mepipe_train.compare import compare_runs
+
+    result = compare_runs(run_a, run_b, kind)
+    table = Table(
+        title=f"{run_a} − {run_b} ({kind}), {result['clips']} paired clips, "
+        f"{result['resamples']} bootstrap resamples"
+    )
+    for column in ("metric", "A", "B", "A − B", "95% CI"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for key, m in result["metrics"].items():
+        table.add_row(key.upper(), f"{m['a']:.3f}", f"{m['b']:.3f}", f"{m['difference']:+.3f}",
+                      f"[{m['low']:+.3f}, {m['high']:+.3f}]")  # fmt: skip
+    console = Console()
+    console.print(table)
+    wins = result["subjects"]
+    console.print(f"subjects (by correct clips): A wins {wins['win']}, loses {wins['loss']}, "
+                  f"ties {wins['tie']}")  # fmt: skip
+    if result["only_a"] or result["only_b"]:
+        console.print(f"[bold red]WARNING: {result['only_a']} clips only in A and "
+                      f"{result['only_b']} only in B are left out[/]")  # fmt: skip
+
+
 @main.command("demo")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="demo folder (without --data) or run directory (with --data)")  # fmt: skip
@@ -107,8 +188,8 @@ def evaluate_command(run: str) -> None:
 @click.option("--split", default=None, type=click.Path(exists=True, dir_okay=False),
               help="split parquet (default: made with mepipe.split.loso_split)")  # fmt: skip
 def demo_command(out: str, data: str | None, split: str | None) -> None:
-    """The README demo: a tiny CPU LOSO (two folds, 64 px, a few steps) on demo data; prints
-    the metrics.
+    """The README demo: a tiny CPU LOSO (two folds, 64 px, a few steps, the epoch also chosen
+    on two inner folds) on demo data; prints the metrics and writes OUT/run/report.md.
 
     Without --data it first runs the data half (`mepipe demo`: demo releases, ingest with
     aligned shards, verify, split, Table 1, contact sheets) into OUT, then trains into OUT/run.
@@ -123,7 +204,7 @@ def demo_command(out: str, data: str | None, split: str | None) -> None:
         data, split, run = str(written.data), str(written.split), Path(out) / "run"
         console.rule("6. tiny CPU LOSO of EIDNet + MTMNet (mepipe-train)")
     print_metrics(demo_loso(data, run, split))
-    console.print(f"run -> {run} (metrics.json, confusion.png, reconstruction.png)")
+    console.print(f"run -> {run} (report.md, metrics.json, confusion.png, reconstruction.png)")
 
 
 @main.command("synthetic")

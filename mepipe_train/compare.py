@@ -111,11 +111,12 @@ def compare_runs(run_a: str | Path, run_b: str | Path, kind: str = FIXED) -> dic
         raise MepipeError(f"the runs disagree on the true label of clip {key} (other protocols?)")
     paired = paired.rename(columns={"true_index_a": "true_index"})
     n_classes = _classes_of(Path(run_a))
+    matched = pd.MultiIndex.from_frame(paired[on])
     return {
         "kind": kind,
         "clips": len(paired),
-        "only_a": len(a) - len(paired),
-        "only_b": len(b) - len(paired),
+        "only_a": int((~pd.MultiIndex.from_frame(a[on]).isin(matched)).sum()),
+        "only_b": int((~pd.MultiIndex.from_frame(b[on]).isin(matched)).sum()),
         "resamples": RESAMPLES,
         "metrics": bootstrap_difference(
             paired["true_index"], paired["pred_index_a"], paired["pred_index_b"], n_classes

@@ -30,12 +30,12 @@ from mepipe.errors import MepipeError, one_line
 from mepipe_train.config import TrainConfig
 from mepipe_train.heldout import HELDOUT
 from mepipe_train.metrics import metrics_by_database, scores
-from mepipe_train.selection import SELECTION, SELECTION_METRIC, read_selection
+from mepipe_train.selection import SELECTION, read_selection
 
 FIXED, INNER, ORACLE = "fixed", "inner", "oracle"
 LABELS = {
-    FIXED: "fixed epoch (honest headline)",
-    INNER: f"inner validation (epoch chosen on training subjects, by {SELECTION_METRIC.upper()})",
+    FIXED: "fixed epoch",
+    INNER: "inner validation",
     ORACLE: "oracle (leaky, optimistic)",
 }
 SPLIT_FOLDS = "split_folds.json"  # every fold number of the run's split (missing-fold check)

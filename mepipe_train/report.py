@@ -86,10 +86,15 @@ def learning_curves_png(
     if len(heldout_uf1):
         ax = axes[len(losses)]
         epochs = range(1, len(heldout_uf1) + 1)
-        inner_uf1 = list(inner_uf1)[: len(heldout_uf1)]
         ax.plot(epochs, heldout_uf1, marker="o", color="tab:red", label="held-out (pooled)")
         if len(inner_uf1):
-            ax.plot(epochs, inner_uf1, marker="s", color="tab:blue", label="inner validation")
+            ax.plot(
+                range(1, len(inner_uf1) + 1),
+                inner_uf1,
+                marker="s",
+                color="tab:blue",
+                label="inner validation",
+            )
         ax.set_title("DIAGNOSTIC: UF1 per epoch\n(held-out never used for training or choice)",
                      fontsize=9)  # fmt: skip
         ax.set_xlabel("epoch")

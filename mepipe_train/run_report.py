@@ -36,7 +36,8 @@ REPORT = "report.md"
 FIGURES = "report"
 EXPLAIN = {
     FIXED: "the network after the configured number of epochs (as in predictions.parquet)",
-    INNER: "each fold's epoch chosen on an inner split of its own training subjects only",
+    INNER: "each fold's held-out predictions at the epoch with the best pooled UF1 on an "
+    "inner split of that fold's own training subjects (the held-out subject plays no part)",
     ORACLE: "for each held-out subject its best epoch on that same subject, as the public "
     "code of several published methods does: leaky and optimistic, never a result",
 }
