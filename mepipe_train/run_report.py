@@ -15,7 +15,7 @@ import pandas as pd
 
 from mepipe.atomic import write_bytes
 from mepipe.contract.manifest import manifest_path
-from mepipe.errors import MepipeError
+from mepipe.errors import MepipeError, one_line
 from mepipe.protocols import load_scheme
 from mepipe.shards.index import INDEX_NAME, sha256_of
 from mepipe_train import report
@@ -115,7 +115,14 @@ def seeds_table(metrics: dict) -> list[str]:
 
 def loss_curves(folders: list[Path]) -> dict[str, dict[str, list[float]]]:
     """{phase kind: {term: mean per epoch}} over the folds' and seeds' step logs."""
-    logs = [pd.read_csv(f / "log.csv") for f in folders if (f / "log.csv").exists()]
+    logs = []
+    for folder in folders:
+        path = folder / "log.csv"
+        if path.exists() and path.read_bytes().strip():  # no phase trained: no rows
+            try:
+                logs.append(pd.read_csv(path))
+            except (ValueError, OSError) as exc:
+                raise MepipeError(f"cannot read the step log ({one_line(exc)})", path) from None
     if not logs:
         return {}
     log = pd.concat(logs, ignore_index=True)
