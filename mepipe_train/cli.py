@@ -78,8 +78,11 @@ def print_results(metrics: dict) -> None:
             ]
             table.add_row(results[kind]["label"], part, *cells)
         for part, d in results[kind].get("inflation", {}).items():
-            table.add_row("inflation (oracle − fixed)", part,
-                          *(f"{d[k]:+.3f}" for k in ("uf1", "uar", "acc", "f1")))  # fmt: skip
+            cells = [
+                f"{d[k]['mean']:+.3f} ± {d[k]['std']:.3f}" if seeds else f"{d[k]:+.3f}"
+                for k in ("uf1", "uar", "acc", "f1")
+            ]
+            table.add_row("inflation (oracle − fixed)", part, *cells)
     Console().print(table)
 
 

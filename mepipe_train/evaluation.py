@@ -172,21 +172,30 @@ def run_results(run: Path, config: TrainConfig, fixed: pd.DataFrame, n_classes: 
 
 
 def seed_summary(per_seed: dict[int, dict]) -> dict:
-    """{kind: {part: {metric: {mean, std, values}}}} over the seeds' metrics (std: sample
-    standard deviation, ddof=1; 0 for one seed)."""
+    """{kind: {label, scores: {part: {metric: {mean, std, values}}}}} over the seeds' metrics,
+    and the oracle's `inflation` alike (std: sample standard deviation, ddof=1; 0 for one
+    seed)."""
     summary: dict = {}
     first = next(iter(per_seed.values()))
     for kind in first["results"]:
         runs = [m["results"][kind] for m in per_seed.values() if kind in m["results"]]
-        summary[kind] = {"label": first["results"][kind]["label"], "scores": {}}
-        for part in runs[0]["scores"]:
-            summary[kind]["scores"][part] = {}
-            for key in METRIC_KEYS:
-                values = [r["scores"][part][key] for r in runs if part in r["scores"]]
-                array = np.asarray(values, float)
-                summary[kind]["scores"][part][key] = {
-                    "mean": float(array.mean()),
-                    "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
-                    "values": values,
-                }
+        summary[kind] = {"label": first["results"][kind]["label"]}
+        for table in ("scores", "inflation"):
+            if table in runs[0]:
+                summary[kind][table] = _spread([r[table] for r in runs])
     return summary
+
+
+def _spread(tables: list[dict]) -> dict:
+    out: dict = {}
+    for part in tables[0]:
+        out[part] = {}
+        for key in METRIC_KEYS:
+            values = [t[part][key] for t in tables if part in t]
+            array = np.asarray(values, float)
+            out[part][key] = {
+                "mean": float(array.mean()),
+                "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0,
+                "values": values,
+            }
+    return out

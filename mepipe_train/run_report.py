@@ -78,10 +78,14 @@ def results_table(metrics: dict) -> list[str]:
             if kind not in metrics["summary"]:
                 continue
             result = metrics["summary"][kind]
-            for part, values in result["scores"].items():
-                cells = [f"{values[k]['mean']:.3f} ± {values[k]['std']:.3f}" for k in
-                         ("uf1", "uar", "acc", "f1")]  # fmt: skip
-                rows.append(f"| {result['label']} | {part} | - | {' | '.join(cells)} |")
+            for table, name in (("scores", result["label"]),
+                                ("inflation", "inflation (oracle − fixed, same folds)")):  # fmt: skip
+                for part, values in result.get(table, {}).items():
+                    cells = [f"{values[k]['mean']:+.3f} ± {values[k]['std']:.3f}"
+                             if table == "inflation" else
+                             f"{values[k]['mean']:.3f} ± {values[k]['std']:.3f}"
+                             for k in ("uf1", "uar", "acc", "f1")]  # fmt: skip
+                    rows.append(f"| {name} | {part} | - | {' | '.join(cells)} |")
         return header + rows
     for kind in (FIXED, INNER, ORACLE):
         if kind not in metrics["results"]:
