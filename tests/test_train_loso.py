@@ -209,6 +209,9 @@ def test_demo_command_runs_two_folds_of_two_databases(data, tmp_path):
     assert "UF1" in result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics["scores"]) == {"all", "casme2", "smic"} and len(metrics["folds"]) == 2
+    # the demo ends by writing the report with all three results (issue 11)
+    assert set(metrics["results"]) == {"fixed", "inner", "oracle"}
+    assert "oracle (leaky, optimistic)" in (tmp_path / "report.md").read_text()
 
 
 def test_phase_by_phase_gives_the_loso_run(data, reference, tmp_path):
