@@ -3,7 +3,7 @@ the same RUN layout as `mepipe-train loso`, so a run can be built up phase by ph
 
 from __future__ import annotations
 
-from mepipe.errors import MepipeError
+from mepipe.errors import MepipeError, OptionError
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import load_pool
 from mepipe_train.evaluation import record_split_folds
@@ -20,8 +20,17 @@ from mepipe_train.loso import (
 from mepipe_train.runtime import progress_bars, start, stop
 
 
+def refuse_seeds(config: TrainConfig) -> None:
+    if len(config.seed_list) > 1:
+        raise OptionError(
+            "--seeds with several seeds runs with `mepipe-train loso` only (a phase command "
+            "works on one run: give it --out RUN/seed-<s> --seed <s>)"
+        )
+
+
 def pretrain(config: TrainConfig, role: str) -> None:
     """Phase 1 for MacroNet (`macro`) or for the MicroNet of each selected fold (`micro`)."""
+    refuse_seeds(config)
     runtime = start(config.device)
     try:
         run = prepare_run(config, runtime)
@@ -43,6 +52,7 @@ def pretrain(config: TrainConfig, role: str) -> None:
 def finetune(config: TrainConfig) -> dict | None:
     """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already, and
     the fold loop of `loso` (run_folds) loads it from there instead of training it."""
+    refuse_seeds(config)
     runtime = start(config.device)
     try:
         run = prepare_run(config, runtime)

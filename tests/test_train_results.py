@@ -182,3 +182,9 @@ def test_compare_pairs_clips_and_counts_subject_wins(tmp_path):
     out = CliRunner().invoke(main, ["compare", str(a), str(b)])
     assert out.exit_code == 0, out.output
     assert "95% CI" in out.output and "A wins 0, loses 1, ties 1" in out.output
+
+
+def test_phase_commands_refuse_several_seeds(tmp_path):
+    result = CliRunner().invoke(main, ["eidnet", "--role", "macro", "--out", str(tmp_path),
+                                       "--seeds", "0,1"])  # fmt: skip
+    assert result.exit_code == 1 and "--seeds with several seeds runs with" in result.output
