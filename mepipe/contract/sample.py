@@ -33,7 +33,6 @@ RECORD = "json"  # the clip's facts (docs/shards.md), last member
 IMAGE_FORMATS = ("jpg", "png")
 
 
-
 # Optical flow members (docs/shards.md "Flow members"). Flow fields are float16 arrays in
 # pixels at the crop size, flow from the first frame of the pair to the second, OpenCV's
 # sign convention: u (channel 0) positive to the right, v (channel 1) positive downwards,
@@ -166,7 +165,7 @@ def write_sample(
     suffixes = [name.partition(".")[2] for name in names]
     if sorted(suffixes) != sorted(data):
         raise ValueError(f"sample {key}: members {sorted(data)}, expected {sorted(suffixes)}")
-    for name, suffix in zip(names, suffixes):
+    for name, suffix in zip(names, suffixes, strict=True):
         _add_member(tar, name, data[suffix])
 
 
