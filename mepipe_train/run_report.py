@@ -62,6 +62,15 @@ def warnings_of(metrics: dict) -> list[str]:
             f"WARNING: folds {lacking} have no per-epoch held-out predictions: the oracle "
             "and inner-validation results leave them out"
         )
+    for m in runs:
+        inner = m.get("results", {}).get(INNER)
+        if inner is not None and len(inner["folds"]) < len(m["folds"]):
+            lines.append(
+                f"WARNING: only {len(inner['folds'])} of {len(m['folds'])} finished folds have "
+                "an inner-validation choice (inner_selection.json); the inner result leaves "
+                "the others out"
+            )
+            break
     return [line for line in lines if line]
 
 

@@ -112,6 +112,9 @@ def test_inner_result_reads_the_chosen_epoch_of_each_fold(tmp_path):
         scores(expected["true_index"], expected["pred_index"], 3).to_dict()
     )
     assert metrics["results"]["inner"]["epochs"] == {"0": 1, "1": 2}
+    (tmp_path / "fold-001" / "inner_selection.json").unlink()
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path)])
+    assert "WARNING: only 1 of 2 finished folds have an inner-validation choice" in result.output
 
 
 def test_missing_folds_are_a_loud_warning_in_evaluate_and_report(tmp_path):
