@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mepipe.atomic import atomic_path  # noqa: E402
 
@@ -75,6 +76,8 @@ def learning_curves_png(
     axes = axes.ravel()
     for ax in axes[panels:]:
         ax.set_axis_off()
+    for ax in axes[:panels]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     for ax, (phase, terms) in zip(axes, losses.items(), strict=False):
         for term, values in terms.items():
             ax.plot(range(1, len(values) + 1), values, marker="o", label=term)
