@@ -16,12 +16,12 @@ from mepipe_train.loso import (
     train_macronet,
     train_micronet,
 )
-from mepipe_train.runtime import progress_bars, start, stop
+from mepipe_train.runtime import progress_bars, start_run, stop
 
 
 def pretrain(config: TrainConfig, role: str) -> None:
     """Phase 1 for MacroNet (`macro`) or for the MicroNet of each selected fold (`micro`)."""
-    runtime = start(config.device)
+    runtime = start_run(config)
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)
@@ -42,7 +42,7 @@ def pretrain(config: TrainConfig, role: str) -> None:
 def finetune(config: TrainConfig) -> dict | None:
     """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already, and
     the fold loop of `loso` (run_folds) loads it from there instead of training it."""
-    runtime = start(config.device)
+    runtime = start_run(config)
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)
