@@ -9,9 +9,10 @@ How data flows (docs/training.md, Data):
    worker, empty splits are allowed (fewer shards than workers never hangs), and under
    torchrun the ranks then exchange what they read, so each rank holds the whole pool:
    the triplet sampler needs random access to any training clip.
-4. Pair / triplet / test datasets decode on the fly in DataLoader workers. Every random
-   choice is seeded by (seed, epoch, index), so results do not depend on worker count and a
-   resumed epoch draws exactly what the interrupted one would have drawn.
+4. Pair / triplet / test datasets decode on the fly in DataLoader workers (or, with
+   --data-on-device, each clip once per process: mepipe_train.resident, same draws). Every
+   random choice is seeded by (seed, epoch, index), so results do not depend on worker
+   count and a resumed epoch draws exactly what the interrupted one would have drawn.
 
 Leak-freedom is structural: a fold's pool holds only its training keys (micro training
 subjects + macro), so nothing of the held-out subject can reach a training batch.

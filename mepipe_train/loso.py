@@ -185,7 +185,9 @@ def run_folds(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> N
     runtime.resident = resident_for(config, runtime, plan.clip_count, jobs)
     macro = load_macro_side(config, runtime, plan, run)
     if jobs > 1:
-        runtime.resident = None  # the workers decode their own; free the device memory
+        runtime.resident = macro = None  # the workers load their own: free the device memory
+        if runtime.cuda:
+            torch.cuda.empty_cache()
         parallel.run_in_parallel(config, runtime, plan, run, pending, jobs)
         return
     for number in numbers:

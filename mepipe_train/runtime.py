@@ -97,8 +97,8 @@ class Runtime:
         module = module.to(self.device)
         if self.cuda:
             module = module.to(memory_format=torch.channels_last)
-        if self.compile:  # in place: the state_dict keys (and so checkpoints) stay the same
-            module.compile()
+        if self.compile:
+            compile_convolutions(module)
         return module
 
     def adam(self, groups: Any, **options: Any) -> torch.optim.Adam:
@@ -127,6 +127,15 @@ class Runtime:
     def record(self, phase: str, keys: list[str]) -> None:
         if self.batch_hook is not None:
             self.batch_hook(phase, [k for k in keys if k])
+
+
+def compile_convolutions(module: nn.Module) -> None:
+    """torch.compile the convolutional parts of a network (EIDNet's encoder and decoder),
+    in place, so the state_dict keys (and checkpoints) stay the same, and every wrapper
+    that calls them (MicroClassifier, DDP) runs the compiled code."""
+    for child in module.children():
+        if any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in child.modules()):
+            child.compile()
 
 
 def pick_device(name: str) -> torch.device:
