@@ -24,6 +24,7 @@ PY=${PYTHON:-python3}
 #   DEVICE=cpu SIZE=32 BATCH=4 BENCH_SIZE= JOBS=2 bash benchmarks/gpu_check.sh
 DEVICE=${DEVICE:-cuda} SIZE=${SIZE:-224} BATCH=${BATCH:-32} JOBS=${JOBS:-4}
 BENCH_SIZE=${BENCH_SIZE---full}  # empty: loso_bench's tiny data set
+BENCH_EXTRA=${BENCH_EXTRA:-}     # e.g. --compile: also an after+compile arm
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$OUT" "$WORK"
 REPORT="$OUT/gpu_check.txt"
@@ -72,7 +73,7 @@ say "== benchmarks/loso_bench.py: one fold end to end, before/after, and --jobs 
 rm -rf "$WORK/bench"
 timeout "${BENCH_TIMEOUT:-420}" $PY benchmarks/loso_bench.py --device "$DEVICE" $BENCH_SIZE \
     --size "$SIZE" --batch "$BATCH" --jobs "$JOBS" --workers 8 --work "$WORK/bench" \
-    --json "$OUT/loso_bench.json" 2>&1 | grep -v "^\s*$" | tail -n 40 | tee "$OUT/loso_bench.txt" | tee -a "$REPORT"
+    $BENCH_EXTRA --json "$OUT/loso_bench.json" 2>&1 | grep -v "^\s*$" | tail -n 40 | tee "$OUT/loso_bench.txt" | tee -a "$REPORT"
 status=${PIPESTATUS[0]}
 say "loso_bench exit $status"
 exit "$status"

@@ -225,7 +225,7 @@ def run_in_parallel(
         while slots:
             wait([s.conn for s in slots.values()] + [s.process.sentinel for s in slots.values()],
                  timeout=1.0)  # fmt: skip
-            for number, slot in list(slots.items()):
+            for index, slot in list(slots.items()):
                 try:
                     while slot.conn.poll():
                         message = slot.conn.recv()
@@ -254,9 +254,9 @@ def run_in_parallel(
                     how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
                     ended(slot, f"its worker process ended ({how})")
                     slot.conn.close()
-                    del slots[number]
+                    del slots[index]
                     if todo and not broken:
-                        launch(number)  # the other folds go on in a fresh worker
+                        launch(index)  # the other folds go on in a fresh worker
     finally:
         for slot in slots.values():  # only after an error in this loop (or Ctrl-C)
             slot.process.terminate()
