@@ -6,8 +6,8 @@ K folds side by side fill it (docs/performance.md). Folds are independent: Macro
 trained once, by the parent, before any worker starts (RUN/macronet.pt), and each worker
 runs the very `loso.run_fold` of the serial loop, whose phases seed themselves from
 (seed, fold, phase) alone, so a fold's result does not depend on which process ran it or
-alongside what (bit-identical on CPU with the same thread count per process; within bf16
-noise on CUDA, where kernels may differ from run to run anyway).
+alongside what (bit-identical on CPU, where each worker uses the parent's thread count;
+within bf16 noise on CUDA, where kernels may differ from run to run anyway).
 
 Who writes what: a worker writes only inside the folder of the fold it holds, under that
 fold's lock (`fold.lock`: another run on the same RUN cannot train it at the same time);
@@ -62,8 +62,9 @@ def fold_memory(config: TrainConfig, n_clips: int) -> int:
 
 def job_count(config: TrainConfig, runtime: Runtime, n_folds: int, n_clips: int = 0) -> int:
     """How many folds run at once: --jobs K, or auto (CUDA: as many as the free memory of
-    the visible GPUs holds, at most 8 per GPU and one per two cores; CPU: one per four
-    cores, since each fold's process needs several threads to be worth it)."""
+    the visible GPUs holds, at most 8 per GPU and one per two cores; CPU: 1, since a fold
+    already uses every core through torch's threads, and its results depend on the thread
+    count: see `worker_threads`)."""
     if config.jobs != "1" and runtime.distributed:
         raise OptionError(
             "--jobs runs folds in separate processes on one machine and cannot be combined "
@@ -78,8 +79,18 @@ def job_count(config: TrainConfig, runtime: Runtime, n_folds: int, n_clips: int 
         per_gpu = min(MAX_JOBS_PER_GPU, max(1, free // fold_memory(config, n_clips)))
         jobs = min(gpus * per_gpu, max(1, cores // 2))
     else:
-        jobs = max(1, cores // 4)
+        jobs = 1
     return max(1, min(jobs, n_folds))
+
+
+def worker_threads(runtime: Runtime, jobs: int) -> int:
+    """torch threads per worker. On CPU the parent's own count: CPU results depend on the
+    thread count, and a fold must give what it gives in the serial run (to use the cores
+    well, set OMP_NUM_THREADS to cores / K for both). On CUDA the arithmetic is the GPU's,
+    so the cores are shared out: cores / K each."""
+    if runtime.cuda:
+        return max(1, (os.cpu_count() or 1) // jobs)
+    return torch.get_num_threads()
 
 
 @dataclass
@@ -187,7 +198,7 @@ def run_in_parallel(
     bars = runtime.progress
     overall = bars.add_task(f"{len(numbers)} folds, {jobs} at a time", total=len(numbers),
                             losses="") if bars else None  # fmt: skip
-    threads = max(1, torch.get_num_threads() // jobs)
+    threads = worker_threads(runtime, jobs)
     gpus = torch.cuda.device_count() if runtime.cuda else 0
     broken = ""
 
