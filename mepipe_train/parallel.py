@@ -71,7 +71,10 @@ def job_count(config: TrainConfig, runtime: Runtime, n_folds: int, n_clips: int 
             "with torchrun (where the ranks share each fold's batches): use --jobs 1"
         )
     if config.jobs != "auto":
-        return max(1, min(int(config.jobs), n_folds))
+        jobs = max(1, min(int(config.jobs), n_folds))
+        if jobs > 1 and runtime.batch_hook is not None:
+            raise MepipeError("a batch hook sees only its own process's batches: use --jobs 1")
+        return jobs
     cores = os.cpu_count() or 1
     if runtime.cuda:
         gpus = torch.cuda.device_count()
