@@ -7,6 +7,8 @@ RUN layout (docs/training.md):
     fold-NNN/micronet.pt ...         MicroNet pretrained on that fold's training subjects
     fold-NNN/mtmnet.pt ...           the fine-tuned MicroNet and discriminator
     fold-NNN/predictions.parquet     the held-out clips' predictions (fold done)
+    fold-NNN/timing.json             where the fold's wall-clock went
+    fold-NNN/fold.lock               held by the process training the fold
     fold-NNN/reconstruction.png      MicroNet's reconstructions of held-out clips (Figure 3)
     predictions.parquet, metrics.json, confusion.png, reconstruction.png, log.csv
 """
