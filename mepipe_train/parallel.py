@@ -246,8 +246,8 @@ def run_in_parallel(
                         kind = message[0]
                         if kind == "progress" and bars:
                             line, completed, total, losses = message[1:]
-                            bars.update(slot.line, description=f"fold {slot.fold}: {line}",
-                                        completed=completed, total=total, losses=losses)  # fmt: skip
+                            bars.update(slot.line, description=line, completed=completed,
+                                        total=total, losses=losses)  # fmt: skip
                         elif kind in ("done", "failed"):
                             if kind == "done":
                                 finished.add(slot.fold)
