@@ -52,3 +52,31 @@ def load_classifier(folder: str | Path, card: ModelCard) -> Classifier:
     if tuple(classifier.classes) != card.classes:
         raise MepipeError("the plugin's classes differ from the model card's", folder)
     return classifier
+
+
+def open_model(folder: str | Path, protocol: str | None = None) -> tuple[ModelCard, Classifier]:
+    """The card and classifier of a model folder, checked against this install: the card's
+    format (read_model_card), its protocol (must be `protocol` when one is asked for) and
+    the protocol's classes, which must be the card's (a scheme file edited since the model
+    was trained would silently rename its outputs)."""
+    from mepipe.contract.model import MODEL_CARD, read_model_card
+    from mepipe.protocols import load_scheme
+
+    card = read_model_card(folder)
+    where = Path(folder) / MODEL_CARD
+    if protocol is not None and card.protocol != protocol:
+        raise MepipeError(
+            f"the model was trained for protocol {card.protocol}, not {protocol}", where
+        )
+    try:
+        scheme = load_scheme(card.protocol)
+    except MepipeError as exc:
+        raise MepipeError(exc.message, where) from None
+    if scheme.classes != card.classes:
+        raise MepipeError(
+            f"the model's classes ({', '.join(card.classes)}) are not those of protocol "
+            f"{card.protocol} here ({', '.join(scheme.classes)}): it was trained for another "
+            "version of the protocol",
+            where,
+        )
+    return card, load_classifier(folder, card)
