@@ -46,9 +46,10 @@ def read_intervals_csv(path: Path) -> list[GivenInterval]:
             if column == "apex" and (value is None or pd.isna(value)):
                 numbers[column] = None
                 continue
-            if pd.isna(value) or float(value) != int(float(value)):
+            number = pd.to_numeric(value, errors="coerce")
+            if pd.isna(number) or number != int(number):
                 raise MepipeError(f"{column} {value!r} is not a frame index", path, row)
-            numbers[column] = int(float(value))
+            numbers[column] = int(number)
         given.append(
             GivenInterval(
                 numbers["onset"], numbers["offset"], numbers["apex"], f"{path}, row {row}"
@@ -151,4 +152,5 @@ def predict_command(
         f"{kinds.count('micro')} micro and {kinds.count('macro')} macro interval(s); "
         f"{len(gaps)} gap(s) without a face ({sum(b - a + 1 for a, b in gaps)} frames) -> {out}",
         markup=False,
+        soft_wrap=True,
     )
