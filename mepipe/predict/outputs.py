@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw
 
 from mepipe import __version__
 from mepipe.atomic import write_bytes, write_json
+from mepipe.contract.sample import IMAGES
 from mepipe.errors import MepipeError
 from mepipe.predict.pipeline import Found, PredictResult
 from mepipe.sheet import GAP, TILE, _font
@@ -142,9 +143,8 @@ def sheet_png(result: PredictResult, number: int, found: Found) -> bytes:
     draw.text((4, 4), title, fill="black", font=_font(12))
     if found.sample.note:
         draw.text((4, 20), found.sample.note[:120], fill="#aa0000", font=_font(10))
-    names = ["neutral"] + [f"e{n}" for n in range(len(found.sample.expression))]
     for j, (image, frame, name) in enumerate(
-        zip(found.sample.images, found.sample.frames, names, strict=True)
+        zip(found.sample.images, found.sample.frames, IMAGES, strict=True)
     ):
         tile = Image.fromarray(image).resize((TILE, TILE), Image.Resampling.BILINEAR)
         sheet.paste(tile, (j * (TILE + GAP), header))
