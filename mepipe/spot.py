@@ -27,6 +27,7 @@ largest inside it (for a movement longer than 2k, C peaks on its flanks, D at it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -56,8 +57,10 @@ class SpotOptions:
 
     Defaults: MEGC's limits (a micro-expression lasts at most 0.5 s), a reference k of a
     quarter second (half the longest micro-expression, as the MEGC baselines choose k), a
-    threshold of 6 robust standard deviations above the median (on the demo and real
-    footage of tests/test_predict_*.py, the steady stretches stay under half of it).
+    threshold of 6 robust standard deviations above the median, and a floor of 0.01
+    interocular distances, which decides on still footage (C is almost always 0 there): on
+    the demo video the steady stretches reach 0.009 at most, where the micro-expression
+    reaches 0.037 (tests/test_spot.py).
     """
 
     reference: float = field(
@@ -159,7 +162,9 @@ def contrast(difference: np.ndarray, k: int) -> np.ndarray:
     return np.where(finite, result, np.nan)
 
 
-def motion_signal(crops: np.ndarray, window_of: np.ndarray, k: int) -> Signal:
+def motion_signal(
+    crops: np.ndarray, window_of: np.ndarray, k: int, on_frame: Callable[[int], None] | None = None
+) -> Signal:
     """D and C of every frame (see the module docstring).
 
     `crops`: (n, S, S) uint8 grey aligned crops; `window_of`: each frame's alignment window
@@ -183,6 +188,8 @@ def motion_signal(crops: np.ndarray, window_of: np.ndarray, k: int) -> Signal:
             if u != t:
                 values.append(motion(crops[u], crops[t]))
         signal[t] = float(np.mean(values)) if values else 0.0
+        if on_frame:
+            on_frame(t)
     return Signal(signal, contrast(signal, k), k)
 
 

@@ -23,14 +23,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from mepipe import __version__
 from mepipe.atomic import write_bytes, write_json
 from mepipe.contract.sample import IMAGES
 from mepipe.errors import MepipeError
 from mepipe.predict.pipeline import Found, PredictResult
-from mepipe.sheet import GAP, TILE, _font
+from mepipe.sheet import GAP, TILE
 
 INTERVALS_CSV = "intervals.csv"
 SUMMARY = "summary.json"
@@ -140,9 +140,11 @@ def sheet_png(result: PredictResult, number: int, found: Found) -> bytes:
         best = np.argsort(found.probabilities)[::-1][:3]
         probs = "  " + ", ".join(f"{result.classes[b]} {found.probabilities[b]:.2f}" for b in best)
     title = f"interval {number}: {i.kind}, frames {i.onset}-{i.offset}, apex {i.apex}{probs}"
-    draw.text((4, 4), title, fill="black", font=_font(12))
+    draw.text((4, 4), title, fill="black", font=ImageFont.load_default(size=12))
     if found.sample.note:
-        draw.text((4, 20), found.sample.note[:120], fill="#aa0000", font=_font(10))
+        draw.text(
+            (4, 20), found.sample.note[:120], fill="#aa0000", font=ImageFont.load_default(size=10)
+        )
     for j, (image, frame, name) in enumerate(
         zip(found.sample.images, found.sample.frames, IMAGES, strict=True)
     ):
@@ -152,7 +154,7 @@ def sheet_png(result: PredictResult, number: int, found: Found) -> bytes:
             (j * (TILE + GAP) + 2, header + TILE + 2),
             f"{name}: {frame}",
             fill="black",
-            font=_font(11),
+            font=ImageFont.load_default(size=11),
         )
     buffer = io.BytesIO()
     sheet.save(buffer, format="PNG")

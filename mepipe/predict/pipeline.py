@@ -141,8 +141,12 @@ def predict_video(
         )
         if not tracking.windows:
             raise MepipeError(f"no face found in any of its {footage.count} frames", video)
-        signal = motion_signal(tracking.crops, tracking.window_of, options.k(footage.fps))
-        tick("motion", footage.count, footage.count)
+        signal = motion_signal(
+            tracking.crops,
+            tracking.window_of,
+            options.k(footage.fps),
+            lambda t: tick("motion", t + 1, footage.count),
+        )
         if given:
             intervals, source = given_intervals(given, footage, signal, options), GIVEN
         else:
