@@ -12,7 +12,7 @@ negative values set to 0, removes the echoes, and C is the signal that is thresh
 returns to neutral.) A held expression (neutral, then a smile that stays) is found at its
 onset, with a quarter of the height a movement that returns would give.
 
-The motion between two crops is Farneback optical flow (OpenCV), less its median over the
+The motion between two crops is Farneback optical flow (mepipe.flow), less its median over the
 face (what is left of head motion inside an alignment window), measured as the 95th
 percentile of the flow's length in each facial region (brows and eyes, mouth and cheeks):
 a micro-expression moves a small part of a region, which a mean would dilute. The larger
@@ -30,12 +30,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 from scipy.signal import find_peaks
 
 from mepipe.align.transform import TEMPLATE_INTEROCULAR
 from mepipe.errors import OptionError
+from mepipe.flow import FlowOptions, optical_flow
 
 # Side of the grey analysis crops, pixels: enough for flow to see a 2-3 pixel movement of
 # a 40-pixel interocular face, and small enough that a long video's crops fit in memory.
@@ -48,6 +48,9 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
 }
 FACE = (0.15, 0.15, 0.85, 0.90)
 REGION_PERCENTILE = 95
+# Farneback with ingest's parameters (mepipe.flow): TV-L1 is several times slower, and the
+# signal needs two flows per frame of the whole video.
+SPOT_FLOW = FlowOptions(flow="farneback")
 MICRO, MACRO = "micro", "macro"
 
 
@@ -130,7 +133,7 @@ def _box(shape: tuple[int, int], box: tuple[float, float, float, float]) -> tupl
 
 def motion(before: np.ndarray, after: np.ndarray) -> float:
     """How much the face moved from grey crop `before` to `after`, interocular distances."""
-    flow = cv2.calcOpticalFlowFarneback(before, after, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    flow = optical_flow(before, after, SPOT_FLOW)
     face = flow[_box(flow.shape[:2], FACE)].reshape(-1, 2)
     flow = flow - np.median(face, axis=0)
     length = np.hypot(flow[..., 0], flow[..., 1])
