@@ -152,7 +152,9 @@ def demo_command(out: str, data: str | None, split: str | None) -> None:
     print_metrics(demo_loso(data, run, split))
     console.print(f"run -> {run} (metrics.json, confusion.png, reconstruction.png)")
     console.rule("7. final model on all subjects, then `mepipe predict` on a demo video")
-    predicted = demo_final_predict(data, run / "final", split or run / "split.parquet")
+    predicted = demo_final_predict(
+        data, run / "final", split or run / "split.parquet", macronet=run / "macronet.pt"
+    )
     print_intervals(predicted / "intervals.csv")
 
 

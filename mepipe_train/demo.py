@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mepipe.atomic import write_parquet
+from mepipe.atomic import link_or_copy, write_parquet
 from mepipe.contract.split_table import check_split, read_split
 from mepipe_train.config import TrainConfig
 from mepipe_train.loso import run_loso
@@ -63,17 +63,27 @@ def demo_final_predict(
     split: str | Path,
     protocol: str = "cde",
     macro: str = "ckplus",
+    macronet: Path | None = None,
 ) -> Path:
     """`mepipe-train final` with the demo settings into OUT/model, then `mepipe predict` of a
-    demo video (OUT/demo-video.mp4) with that model into OUT/predict; returns OUT/predict."""
+    demo video (OUT/demo-video.mp4) with that model into OUT/predict; returns OUT/predict.
+
+    `macronet`: the demo LOSO's RUN/macronet.pt. The final model's MacroNet is the same
+    network (same macro clips, options and seed), so it is linked in and loaded, not
+    trained again: the demo stays short.
+    """
     from mepipe.contract.model import read_model_card
     from mepipe.demo.video import demo_video_frames, write_video
     from mepipe.predict.outputs import write_outputs
     from mepipe.predict.pipeline import predict_video
     from mepipe.spot import SpotOptions
-    from mepipe_train.final import load_classifier, train_final
+    from mepipe_train.final import TRAIN_DIR, load_classifier, train_final
 
     out = Path(out)
+    shared = out / "model" / TRAIN_DIR / "macronet.pt"
+    if macronet is not None and macronet.exists() and not shared.exists():
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        link_or_copy(macronet, shared)
     model = train_final(
         TrainConfig(
             data=str(data),
