@@ -100,16 +100,17 @@ def train_final(config: TrainConfig) -> Path:
     out = Path(config.out)
     if not config.out:
         raise MepipeError("--out MODEL is required")
+    if not config.data:
+        raise MepipeError("--data DATA is required (the data dir of `mepipe ingest`)")
+    # The data is checked before MODEL gets its first file.
+    plan = make_plan(config)
+    items = all_micro_items(plan)
+    if not items:
+        raise MepipeError("the split has no micro clips to train on", config.split or config.data)
+    alignment, hashes = data_facts(config, plan)
     runtime = start(config.device)
     try:
         work = prepare_run(dataclasses.replace(config, out=str(out / TRAIN_DIR)), runtime)
-        plan = make_plan(config)
-        items = all_micro_items(plan)
-        if not items:
-            raise MepipeError(
-                "the split has no micro clips to train on", config.split or config.data
-            )
-        alignment, hashes = data_facts(config, plan)
         n_classes = len(plan.classes)
         with progress_bars(runtime):
             macro = MacroSide()

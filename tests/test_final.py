@@ -117,3 +117,31 @@ def test_weights_that_are_not_plain_tensors_are_refused(tiny_model: Path, tmp_pa
     torch.save({"encoder": np.zeros(3)}, model / WEIGHTS_FILE)  # a pickle of a numpy object
     with pytest.raises(MepipeError, match="not a valid weights file"):
         open_model(model)
+
+
+def test_final_command_line_resumes_a_finished_model(tiny_model: Path):
+    """`mepipe-train final --config MODEL/train --out MODEL`: nothing left to train."""
+    from click.testing import CliRunner
+
+    from mepipe_train.cli import main
+
+    result = CliRunner().invoke(
+        main, ["final", "--config", str(tiny_model / "train"), "--out", str(tiny_model)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"model -> {tiny_model}" in result.output.replace("\n", "")
+
+
+def test_final_command_line_needs_its_data(tmp_path: Path):
+    from cli_helpers import error_line
+    from click.testing import CliRunner
+
+    from mepipe_train.cli import main
+
+    line = error_line(CliRunner().invoke(main, ["final", "--out", str(tmp_path / "m")]))
+    assert "--data DATA is required" in line
+    assert not (tmp_path / "m").exists()
+    line = error_line(
+        CliRunner().invoke(main, ["final", "--data", str(tmp_path), "--out", str(tmp_path / "m")])
+    )
+    assert "no manifest" in line and not (tmp_path / "m").exists()
