@@ -61,7 +61,8 @@ class SpotOptions:
     Defaults: MEGC's limits (a micro-expression lasts at most 0.5 s), a reference k of a
     quarter second (half the longest micro-expression, as the MEGC baselines choose k), a
     threshold of 6 robust standard deviations above the median, and a floor of 0.01
-    interocular distances, which decides on still footage (C is almost always 0 there): on
+    interocular distances, which decides wherever C is 0 on more than half of the frames
+    (most footage: the median and MAD of C are then 0): on
     the demo video the steady stretches reach 0.009 at most, where the micro-expression
     reaches 0.037 (tests/test_spot.py).
     """
