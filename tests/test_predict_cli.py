@@ -151,3 +151,16 @@ def test_an_out_folder_with_other_files_is_left_alone(demo_video, tmp_path):
     line = error_line(predict(demo_video, "--out", out))
     assert "not the output of `mepipe predict`" in line
     assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_a_still_face_gives_an_empty_table_with_its_header(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(3):
+        shutil.copy(ASSETS / "woman_happy.jpg", frames / f"frame{index}.jpg")
+    out = tmp_path / "out"
+    result = predict(frames, "--out", out)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "intervals.csv")
+    assert table.empty and {"onset_frame", "apex_frame", "kind", "class"} <= set(table.columns)
+    assert "0 micro and 0 macro interval(s)" in result.output

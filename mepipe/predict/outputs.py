@@ -38,6 +38,10 @@ TIMELINE = "timeline.png"
 SHEETS = "sheets"
 ANNOTATED = "annotated.mp4"
 COLOURS = {"micro": "#d62728", "macro": "#1f77b4"}
+COLUMNS = (
+    "interval", "source", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s",
+    "offset_s", "duration_s", "kind", "score", "class", "neutral_frame", "expression_frames",
+)  # fmt: skip
 
 
 def interval_rows(result: PredictResult) -> pd.DataFrame:
@@ -70,7 +74,8 @@ def interval_rows(result: PredictResult) -> pd.DataFrame:
                 }
             )
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = [*COLUMNS, *(f"prob_{c}" for c in result.classes)]
+    return pd.DataFrame(rows, columns=columns)  # the header even when nothing was found
 
 
 def summary(result: PredictResult) -> dict:
