@@ -212,6 +212,9 @@ def test_demo_command_runs_two_folds_of_two_databases(data, tmp_path):
     # the demo ends by writing the report with all three results (issue 11)
     assert set(metrics["results"]) == {"fixed", "inner", "oracle"}
     assert "oracle (leaky, optimistic)" in (tmp_path / "report.md").read_text()
+    # then a final model on all subjects and `predict` on the demo video (mepipe_train.demo)
+    assert (tmp_path / "final" / "model" / "model.json").exists()
+    assert (tmp_path / "final" / "predict" / "intervals.csv").exists()
 
 
 def test_phase_by_phase_gives_the_loso_run(data, reference, tmp_path):
