@@ -98,7 +98,8 @@ class TrainConfig:
         0, "epochs of --model ststnet/offapexnet per fold (0: the model's paper value)", low=0
     )
     flow_lr: float = _opt(
-        0.0, "Adam learning rate of --model ststnet/offapexnet (0: the model's paper value)",
+        0.0,
+        "Adam learning rate of --model ststnet/offapexnet (0: the model's paper value)",
         low=0.0,
     )
     flow_batch_size: int = _opt(

@@ -161,7 +161,9 @@ def _unit_scale(x: np.ndarray) -> np.ndarray:
     return x / peak if peak > 1e-12 else x
 
 
-def flow_input(flow: np.ndarray, strain: np.ndarray | None, channels: tuple[str, ...]) -> np.ndarray:
+def flow_input(
+    flow: np.ndarray, strain: np.ndarray | None, channels: tuple[str, ...]
+) -> np.ndarray:
     """A clip's network input (len(channels), 28, 28), float32.
 
     The flow is resized to 28x28 (`resize_flow`), then scaled per clip into [-1, 1]: u and

@@ -164,7 +164,12 @@ def run_folds(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> N
 def run_fold(
     config: TrainConfig, runtime: Runtime, plan: Plan, run: Path, number: int, macro: MacroSide
 ) -> None:
-    """Both phases of one fold, then its predictions (skipped when already done)."""
+    """Both phases of one fold, then its predictions (skipped when already done).
+    A flow model (`--model ststnet|offapexnet`) trains its fold in mepipe_train.flowfold."""
+    if config.model != "eidnet":
+        from mepipe_train.flowfold import run_flow_fold
+
+        return run_flow_fold(config, runtime, plan, run, number)
     fold = plan.folds[number]
     folder = fold_dir(run, number)
     if (folder / PREDICTIONS).exists():

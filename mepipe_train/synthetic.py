@@ -20,7 +20,17 @@ import pandas as pd
 
 from mepipe.atomic import write_parquet
 from mepipe.contract.manifest import ClipStatus, manifest_path
-from mepipe.contract.sample import EXPRESSIONS, NEUTRAL, member_names, shard_writer, write_sample
+from mepipe.contract.sample import (
+    EXPRESSIONS,
+    FLOW,
+    MAGNITUDE,
+    NEUTRAL,
+    ONSET_APEX,
+    STRAIN,
+    member_names,
+    shard_writer,
+    write_sample,
+)
 from mepipe.demo.face import Look, render_clip
 from mepipe.protocols import database_info, load_scheme
 from mepipe.records import clip_key
@@ -59,6 +69,7 @@ class SyntheticSpec:
     micro_amplitude: float = 0.03  # landmark displacement at the apex, fraction of the size
     macro_amplitude: float = 0.12
     protocol: str = "cde"
+    flow: bool = True  # write the onset->apex flow members (as `mepipe ingest --flow`)
 
 
 def _jpeg(image: np.ndarray) -> bytes:
@@ -69,12 +80,30 @@ def _jpeg(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
+def _flow_arrays(neutral: np.ndarray, apex: np.ndarray) -> dict[str, np.ndarray]:
+    """Onset->apex flow members of a rendered clip (docs/shards.md): Farneback flow between
+    the grey neutral and apex frames, its optical strain and magnitude. The rendered motion
+    depends on the label, so the flow does too; the trainer's tests then need no mediapipe
+    and no ingest. (`mepipe ingest --flow` computes these on aligned crops.)"""
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (neutral, apex)]
+    flow = cv2.calcOpticalFlowFarneback(*grey, None, 0.5, 2, 7, 3, 5, 1.1, 0)
+    u, v = flow[..., 0], flow[..., 1]
+    du_dy, du_dx = np.gradient(u)
+    dv_dy, dv_dx = np.gradient(v)
+    shear = 0.5 * (du_dy + dv_dx)
+    return {
+        FLOW: np.stack([u, v]),
+        STRAIN: np.sqrt(du_dx**2 + dv_dy**2 + 2 * shear**2),
+        MAGNITUDE: np.hypot(u, v),
+    }
+
+
 def _index_entry(path: Path, subject: str, samples: list) -> ShardEntry:
     """The shard's index.json entry, as `mepipe ingest` writes it (the trainer checks it)."""
     return ShardEntry(
         name=path.name,
         subject=subject,
-        keys=[key for key, _, _ in samples],
+        keys=[sample[0] for sample in samples],
         sha256=sha256_of(path),
         bytes=path.stat().st_size,
         inputs="synthetic",
@@ -87,6 +116,7 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
     data_dir = Path(data_dir)
     scheme = load_scheme(spec.protocol)
     look_index = 0
+    pairs = (ONSET_APEX,) if spec.flow else ()
     for database, subjects in {**spec.micro, **spec.macro}.items():
         kind = database_info(database)["kind"]
         amplitude = (spec.micro_amplitude if kind == "micro" else spec.macro_amplitude) * spec.size
@@ -114,7 +144,8 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                 images = {f"{NEUTRAL}.{FORMAT}": _jpeg(frames[0])}
                 for member, f in zip(EXPRESSIONS, EXPRESSION, strict=True):
                     images[f"{member}.{FORMAT}"] = _jpeg(frames[f])
-                samples.append((key, images, record))
+                arrays = _flow_arrays(frames[0], frames[FRAMES // 2]) if spec.flow else {}
+                samples.append((key, images, record, arrays))
                 manifest_rows.append(
                     {
                         **{
@@ -129,14 +160,14 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                         "status": ClipStatus.OK,
                         "reason": None,
                         "shard": shard,
-                        "members": member_names(key, FORMAT),
+                        "members": member_names(key, FORMAT, pairs),
                         f"label_{spec.protocol}": mapped,
                         f"excluded_{spec.protocol}": reason,
                     }  # fmt: skip
                 )
             with shard_writer(data_dir / database / shard) as tar:
-                for key, images, record in samples:
-                    write_sample(tar, key, images, record, FORMAT)
+                for key, images, record, arrays in samples:
+                    write_sample(tar, key, images, record, FORMAT, arrays)
             entries.append(_index_entry(data_dir / database / shard, subject, samples))
         options = ShardOptions(size=spec.size).to_json()
         write_index(data_dir / database / "shards", ShardIndex(database, options, entries))
