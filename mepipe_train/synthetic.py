@@ -69,7 +69,8 @@ class SyntheticSpec:
     micro_amplitude: float = 0.03  # landmark displacement at the apex, fraction of the size
     macro_amplitude: float = 0.12
     protocol: str = "cde"
-    flow: bool = True  # write the onset->apex flow members (as `mepipe ingest --flow`)
+    # Write the onset->apex flow members (as `mepipe ingest --flow`) for the flow models.
+    flow: bool = False
 
 
 def _jpeg(image: np.ndarray) -> bytes:

@@ -32,7 +32,7 @@ FOLDS = "0,2"  # one CASME II and one SMIC subject held out
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("flowdata")
-    return root, build(root, SyntheticSpec())
+    return root, build(root, SyntheticSpec(flow=True))
 
 
 def small(data, out, model, **changes) -> TrainConfig:
