@@ -34,9 +34,10 @@ def _option(fld: dataclasses.Field, default: Any, unset: bool) -> Callable[[_Com
     flag = "--" + fld.name.replace("_", "-")
     help_text = fld.metadata["help"]
     kind = _TYPES.get(str(fld.type), type(default))
+    if isinstance(default, tuple):  # typed as comma-separated text
+        default = ",".join(default)
     if unset:  # the default is shown, but only options given on the command line are set
-        shown = ",".join(default) if isinstance(default, tuple) else default
-        help_text, default = f"{help_text} [default: {shown!s}]", None
+        help_text, default = f"{help_text} [default: {default!s}]", None
     if kind is bool:
         return click.option(
             f"{flag}/--no-{flag[2:]}", fld.name, default=default, help=help_text,

@@ -22,7 +22,7 @@ BASE_COLUMNS = ("key", "database", "kind", "subject", "clip", "label", "status")
 # Frame numbers that may be missing: stored as pandas' nullable Int64.
 FRAME_COLUMNS = ("onset", "apex", "offset", "neutral_frame")
 # Columns that shard writing adds (docs/manifest.md, second table).
-SHARD_COLUMNS = ("shard", "members", "landmarks", "transform", "detect_frame")
+SHARD_COLUMNS = ("shard", "members", "landmarks", "transform", "detect_frame", "flow")
 
 
 class ClipStatus(enum.StrEnum):

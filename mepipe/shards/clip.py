@@ -1,6 +1,9 @@
 """One clip, from its manifest row to the encoded images of its shard sample.
 
-decode -> landmarks (neutral frame, then the apex frame) -> quality -> warp -> encode.
+decode -> landmarks (neutral frame, then the apex frame) -> quality -> warp -> encode ->
+flow (with `--flow`: optical flow between the aligned crops, mepipe.flow). A clip whose
+alignment is already known (an earlier ingest with other flow options, `ClipToAlign.known`)
+skips landmarks and quality: its recorded transforms are applied again.
 Runs in worker processes: its inputs (ClipToAlign, ShardOptions) and output (AlignedClip)
 are plain picklable dataclasses, and each stage's time is measured for the summary. The
 workers import this module only (no pandas, no rich): they start in well under a second.
@@ -29,13 +32,28 @@ from mepipe.align.quality import (
     why_unusable,
 )
 from mepipe.align.transform import fit_similarity, template, warp
-from mepipe.contract.sample import EXPRESSIONS, NEUTRAL
+from mepipe.contract.sample import (
+    APEX_OFFSET,
+    EXPRESSIONS,
+    FLOW,
+    MAGNITUDE,
+    NEUTRAL,
+    OFFSET,
+    ONSET_APEX,
+    PAIR_SUFFIX,
+    STRAIN,
+)
 from mepipe.errors import MepipeError
+from mepipe.flow import flow_fields
 from mepipe.images import read_frames
 from mepipe.parent_watch import exit_with_parent
+from mepipe.shards.index import ClipFacts
 from mepipe.shards.options import ShardOptions
 
-STAGES = ("decode", "landmarks", "faces", "warp", "encode", "write")
+STAGES = ("decode", "landmarks", "faces", "warp", "encode", "flow", "write")
+APEX_MEMBER = EXPRESSIONS[2]  # the middle expression frame is the apex (mepipe.frames)
+# The crops each flow pair runs between.
+PAIR_FRAMES = {ONSET_APEX: (NEUTRAL, APEX_MEMBER), APEX_OFFSET: (APEX_MEMBER, OFFSET)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,11 @@ class ClipToAlign:
     frame_paths: tuple[str, ...]
     video: str | None = None
     kind: str = "micro"  # micro or macro: chooses the motion thresholds
+    # The offset frame (the apex-offset flow pair): annotated, else the last frame on disk.
+    offset: int | None = None
+    # The alignment an earlier ingest recorded for this clip (same rows, same options but
+    # flow): applied again instead of detecting the face.
+    known: ClipFacts | None = None
 
 
 @dataclass
@@ -64,6 +87,8 @@ class AlignedClip:
     # Per-frame alignment only: one 2x3 transform per member (neutral, e0..e4).
     frame_transforms: list[list[float]] | None = None
     images: dict[str, bytes] = field(default_factory=dict)  # "neutral.jpg" -> bytes, ...
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # "flow" -> (2, S, S), ...
+    offset_frame: int | None = None  # with the apex-offset pair: the offset frame used
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -85,7 +110,7 @@ def new_landmarker(options: ShardOptions) -> Landmarker:
     return Landmarker()
 
 
-# One landmarker per worker process, built once by `init_worker`.
+# One landmarker per worker process, built by the first clip that needs one.
 _worker: dict[str, Any] = {}
 
 
@@ -95,10 +120,12 @@ def init_worker(options: ShardOptions, parent_pid: int) -> None:
     exit_with_parent(parent_pid)
     cv2.setNumThreads(1)
     _worker["options"] = options
-    _worker["landmarker"] = new_landmarker(options)
+    _worker["landmarker"] = None
 
 
 def align_in_worker(clip: ClipToAlign) -> AlignedClip:
+    if clip.known is None and _worker["landmarker"] is None:
+        _worker["landmarker"] = new_landmarker(_worker["options"])
     return align_clip(clip, _worker["options"], _worker["landmarker"])
 
 
@@ -118,12 +145,19 @@ def _flat(matrix: np.ndarray) -> list[float]:
     return [float(v) for v in matrix.ravel()]
 
 
-def align_clip(clip: ClipToAlign, options: ShardOptions, landmarker: Landmarker) -> AlignedClip:
+def align_clip(
+    clip: ClipToAlign, options: ShardOptions, landmarker: Landmarker | None
+) -> AlignedClip:
     """Align one clip; a bad frame file or a failed quality check rejects the clip with its
-    reason (it never raises for a per-clip problem)."""
+    reason (it never raises for a per-clip problem). `landmarker` may be None only for a
+    clip whose alignment is `known`."""
     clock = _Clock()
     try:
-        result = _align(clip, options, landmarker, clock)
+        if clip.known is not None:
+            result = _realign(clip, clip.known, options, clock)
+        else:
+            assert landmarker is not None, "a clip without a known alignment needs a landmarker"
+            result = _align(clip, options, landmarker, clock)
     except MepipeError as exc:
         result = AlignedClip(clip.key, Verdict().add(REJECTED, f"cannot read frames: {exc}"))
     result.timings = clock.seconds
@@ -142,7 +176,8 @@ def _align(
             frames = read_frames(wanted, clip.frame_numbers, clip.frame_paths, clip.video)
         return dict(zip(wanted, frames, strict=True))
 
-    frames = read([clip.neutral, *clip.expression, clip.apex])
+    members = _members(clip, options)
+    frames = read([*(number for _, number in members), clip.apex])
 
     # The face is looked for on the neutral frame, then on the following frames.
     start = clip.frame_numbers.index(clip.neutral) if clip.neutral in clip.frame_numbers else 0
@@ -189,7 +224,6 @@ def _align(
     if verdict.status == REJECTED:
         return result
 
-    members = [(NEUTRAL, clip.neutral)] + list(zip(EXPRESSIONS, clip.expression, strict=True))
     matrices = [matrix] * len(members)
     if options.align == "per-frame":
         matrices = []
@@ -203,9 +237,85 @@ def _align(
                 return result
             matrices.append(fit_similarity(own.five(), target))
         result.frame_transforms = [_flat(m) for m in matrices]
+    _render(result, members, frames, matrices, options, clock)
+    return result
+
+
+def _members(clip: ClipToAlign, options: ShardOptions) -> list[tuple[str, int]]:
+    """(image member, frame number) of the sample: neutral, e0..e4, and the offset frame
+    with the apex-offset flow pair."""
+    members = [(NEUTRAL, clip.neutral), *zip(EXPRESSIONS, clip.expression, strict=True)]
+    flow = options.optical_flow
+    if flow.on and APEX_OFFSET in flow.flow_pairs:
+        members.append((OFFSET, clip.offset if clip.offset is not None else clip.frame_numbers[-1]))
+    return members
+
+
+def known_alignment_fits(facts: ClipFacts, clip: ClipToAlign, options: ShardOptions) -> bool:
+    """Whether recorded facts can stand in for aligning `clip` again: a rejection, or a
+    transform for every member (per-frame alignment records one per member)."""
+    if facts.status == REJECTED:
+        return True
+    if facts.transform is None:
+        return False
+    if options.align == "per-frame":
+        count = len(_members(clip, options))
+        return facts.frame_transforms is not None and len(facts.frame_transforms) == count
+    return True
+
+
+def _realign(
+    clip: ClipToAlign, facts: ClipFacts, options: ShardOptions, clock: _Clock
+) -> AlignedClip:
+    """A clip whose alignment an earlier ingest recorded: its verdict and transforms again,
+    without the landmarker (only the crops and the flow are made)."""
+    result = AlignedClip(
+        clip.key,
+        Verdict(facts.status, tuple(facts.reasons)),
+        landmarks=facts.landmarks,
+        transform=facts.transform,
+        detect_frame=facts.detect_frame,
+        frame_transforms=facts.frame_transforms,
+    )
+    if facts.status == REJECTED:
+        return result
+    assert facts.transform is not None
+    members = _members(clip, options)
+    wanted = sorted({number for _, number in members})
+    with clock.stage("decode"):
+        decoded = read_frames(wanted, clip.frame_numbers, clip.frame_paths, clip.video)
+    frames = dict(zip(wanted, decoded, strict=True))
+    flat = facts.frame_transforms or [facts.transform] * len(members)
+    matrices = [np.asarray(m, dtype=np.float64).reshape(2, 3) for m in flat]
+    _render(result, members, frames, matrices, options, clock)
+    return result
+
+
+def _render(
+    result: AlignedClip,
+    members: list[tuple[str, int]],
+    frames: dict[int, np.ndarray],
+    matrices: list[np.ndarray],
+    options: ShardOptions,
+    clock: _Clock,
+) -> None:
+    """Warp and encode every member; with flow on, the flow arrays between the crops."""
+    crops = {}
     for (name, number), m in zip(members, matrices, strict=True):
         with clock.stage("warp"):
-            aligned = warp(frames[number], m, size)
+            crops[name] = warp(frames[number], m, options.size)
         with clock.stage("encode"):
-            result.images[f"{name}.{options.format}"] = encode(aligned, options)
-    return result
+            result.images[f"{name}.{options.format}"] = encode(crops[name], options)
+        if name == OFFSET:
+            result.offset_frame = number
+    flow = options.optical_flow
+    if not flow.on:
+        return
+    with clock.stage("flow"):
+        for pair in flow.flow_pairs:
+            first, second = PAIR_FRAMES[pair]
+            fields = flow_fields(crops[first], crops[second], flow)
+            suffix = PAIR_SUFFIX[pair]
+            result.arrays[FLOW + suffix] = fields.flow
+            result.arrays[STRAIN + suffix] = fields.strain
+            result.arrays[MAGNITUDE + suffix] = fields.magnitude

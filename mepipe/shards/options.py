@@ -8,6 +8,7 @@ from typing import Any
 
 from mepipe.align.quality import Thresholds
 from mepipe.errors import OptionError
+from mepipe.flow import FlowOptions
 
 FORMATS = ("jpg", "png")
 ALIGN_MODES = ("clip", "per-frame")
@@ -24,6 +25,8 @@ class ShardOptions:
         `per-frame` fits one per frame (for comparison only: it adds jitter).
     shard_size: at most this many samples per shard; a subject with more is cut in chunks.
     thresholds: the quality checks (mepipe.align.quality.Thresholds).
+    optical_flow: optical flow between aligned crops (mepipe.flow.FlowOptions; off by
+        default: TV-L1 costs about a second per clip at 224, docs/performance.md).
     """
 
     size: int = field(default=224, metadata={"help": "crop side, pixels"})
@@ -40,6 +43,7 @@ class ShardOptions:
     )
     shard_size: int = field(default=1000, metadata={"help": "at most this many samples per shard"})
     thresholds: Thresholds = field(default_factory=Thresholds)
+    optical_flow: FlowOptions = field(default_factory=FlowOptions)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -53,5 +57,19 @@ class ShardOptions:
                 raise OptionError(f"--{name.replace('_', '-')} must be {bound}, got {value}")
 
     def to_json(self) -> dict[str, Any]:
-        """Plain dict, as stored in shards/index.json to tell whether a shard can be reused."""
-        return asdict(self)
+        """Plain dict, as stored in shards/index.json to tell whether a shard can be reused.
+
+        `optical_flow` is left out when flow is off: its parameters then decide no byte, and
+        shards written before flow existed stay reusable."""
+        data = asdict(self)
+        if not self.optical_flow.on:
+            del data["optical_flow"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ShardOptions:
+        """The options `to_json` stored (TypeError or OptionError if they are not valid)."""
+        values = dict(data)
+        values["thresholds"] = Thresholds(**values.get("thresholds", {}))
+        values["optical_flow"] = FlowOptions(**values.get("optical_flow", {}))
+        return cls(**values)

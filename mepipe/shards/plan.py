@@ -85,15 +85,22 @@ def clip_to_align(row: pd.Series) -> ClipToAlign:
     apex = plain(row.get("apex"))
     if apex not in expression:
         apex = expression[len(expression) // 2]
+    numbers = tuple(int(n) for n in plain(row["frame_numbers"]) or ())
+    # The offset frame of the apex-offset flow pair: the annotated one if it is on disk,
+    # else the last frame on disk (docs/shards.md).
+    offset = plain(row.get("offset"))
+    if offset not in numbers:
+        offset = numbers[-1] if numbers else None
     return ClipToAlign(
         key=str(row["key"]),
         neutral=int(neutral),
         expression=tuple(int(n) for n in expression),
         apex=int(apex),
-        frame_numbers=tuple(int(n) for n in plain(row["frame_numbers"]) or ()),
+        frame_numbers=numbers,
         frame_paths=tuple(str(p) for p in plain(row.get("frame_paths")) or ()),
         video=plain(row.get("video")) or None,
         kind=plain(row.get("kind")) or "micro",
+        offset=None if offset is None else int(offset),
     )
 
 

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from mepipe.shards.clip import (
     align_clip,
     align_in_worker,
     init_worker,
+    known_alignment_fits,
     new_landmarker,
 )
 from mepipe.shards.index import (
@@ -130,6 +131,7 @@ def run_shards(
         raise MepipeError(str(exc), db_dir) from None
     rows = {str(row["key"]): row for _, row in manifest.iterrows()}
 
+    known = _known_alignments([shards_dir, reuse_from], manifest, options)
     done = _reusable(shards_dir, plans, options)
     _remove_leftovers(shards_dir, {plan.name for plan in plans})
     if reuse_from is not None and reuse_from.is_dir():
@@ -149,10 +151,15 @@ def run_shards(
     for plan in todo:
         for key in plan.keys:
             try:
-                jobs.append(clip_to_align(rows[key]))
+                job = clip_to_align(rows[key])
             except ValueError as exc:  # a row without selected frames: reject, go on
                 results[plan.name][key] = AlignedClip(key, Verdict().add(REJECTED, str(exc)))
                 pending[plan.name].discard(key)
+                continue
+            facts = known.get(key)
+            if facts is not None and known_alignment_fits(facts, job, options):
+                job = replace(job, known=facts)
+            jobs.append(job)
 
     def finish(plan: ShardPlan) -> None:
         with _timed(run.timings, "write"):
@@ -209,6 +216,32 @@ def _reusable(
     return keep
 
 
+def _known_alignments(
+    dirs: list[Path | None], manifest: pd.DataFrame, options: ShardOptions
+) -> dict[str, ClipFacts]:
+    """Per-clip alignment facts that earlier runs recorded (in the index of each shards
+    folder of `dirs`) with the same options but for optical flow, from the same manifest
+    rows: adding or changing flow applies them again instead of detecting faces."""
+    known: dict[str, ClipFacts] = {}
+    for shards_dir in dirs:
+        if shards_dir is None or not (shards_dir / INDEX_NAME).exists():
+            continue
+        try:
+            old = read_index(shards_dir)
+            old_options = ShardOptions.from_json(old.options)
+            old_plans = {plan.name: plan for plan in plan_shards(manifest, old_options)}
+        except (MepipeError, TypeError, ValueError):
+            continue  # an index we cannot read or options we do not know: align again
+        if replace(old_options, optical_flow=options.optical_flow) != options:
+            continue
+        for entry in old.shards:
+            plan = old_plans.get(entry.name)
+            if plan is not None and plan.inputs == entry.inputs:  # same rows, same options
+                for key, facts in entry.clips.items():
+                    known.setdefault(key, facts)
+    return known
+
+
 def _remove_leftovers(shards_dir: Path, planned: set[str]) -> None:
     """Delete temporary files of a killed run and shards that the plan no longer has."""
     for path in shards_dir.iterdir():
@@ -236,12 +269,14 @@ def _align_all(
         return
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers == 1:
-        landmarker = new_landmarker(options)
+        # no landmarker (mediapipe's start-up) when every alignment is known
+        landmarker = None if all(job.known for job in jobs) else new_landmarker(options)
         try:
             for clip in jobs:
                 yield align_clip(clip, options, landmarker)
         finally:
-            landmarker.close()
+            if landmarker is not None:
+                landmarker.close()
         return
     with worker_pool(options, workers) as executor:
         futures = [executor.submit(align_in_worker, clip) for clip in jobs]
@@ -264,10 +299,13 @@ def worker_pool(options: ShardOptions, workers: int) -> ProcessPoolExecutor:
 # --- writing a shard ---------------------------------------------------------------------
 
 
-def sample_record(row: pd.Series, facts: ClipFacts, options: ShardOptions) -> dict[str, Any]:
-    """The `json` member of a sample: the clip record, every scheme's label, alignment."""
+def sample_record(
+    row: pd.Series, facts: ClipFacts, options: ShardOptions, offset_frame: int | None = None
+) -> dict[str, Any]:
+    """The `json` member of a sample: the clip record, every scheme's label, alignment, and
+    with flow on the flow options and the offset frame used (apex-offset pair, else null)."""
     status, reason = merged_status(row, facts)
-    return {
+    record = {
         "key": str(row["key"]),
         "database": plain(row["database"]),
         "kind": plain(row.get("kind")),
@@ -287,6 +325,10 @@ def sample_record(row: pd.Series, facts: ClipFacts, options: ShardOptions) -> di
         "detect_frame": facts.detect_frame,
         "frame_transforms": facts.frame_transforms,
     }
+    if options.optical_flow.on:
+        record["flow"] = options.optical_flow.describe()
+        record["offset_frame"] = offset_frame
+    return record
 
 
 def _write_shard(
@@ -317,8 +359,8 @@ def _write_shard(
             clips[key] = facts
             if facts.status == REJECTED:
                 continue
-            record = sample_record(rows[key], facts, options)
-            write_sample(tar, key, clip.images, record, options.format)
+            record = sample_record(rows[key], facts, options, clip.offset_frame)
+            write_sample(tar, key, clip.images, record, options.format, clip.arrays)
             keys.append(key)
     return ShardEntry(
         name=plan.name,
@@ -350,6 +392,8 @@ def _merge(manifest: pd.DataFrame, index: ShardIndex) -> pd.DataFrame:
         for key, facts in entry.clips.items():
             located[key] = (entry.name, facts)
     fmt = index.options["format"]
+    flow = ShardOptions.from_json(index.options).optical_flow
+    pairs = flow.flow_pairs if flow.on else ()
     out = manifest.drop(columns=[c for c in SHARD_COLUMNS if c in manifest.columns]).copy()
     columns: dict[str, list[Any]] = {name: [] for name in (*SHARD_COLUMNS, "status", "reason")}
     for _, row in manifest.iterrows():
@@ -364,7 +408,8 @@ def _merge(manifest: pd.DataFrame, index: ShardIndex) -> pd.DataFrame:
         status, reason = merged_status(row, facts)
         kept = status != REJECTED
         columns["shard"].append(f"{SHARDS_DIR}/{name}" if kept else None)
-        columns["members"].append(member_names(key, fmt) if kept else None)
+        columns["members"].append(member_names(key, fmt, pairs) if kept else None)
+        columns["flow"].append(flow.describe() if kept else None)
         columns["landmarks"].append(facts.landmarks)
         columns["transform"].append(facts.transform)
         columns["detect_frame"].append(facts.detect_frame)
