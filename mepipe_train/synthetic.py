@@ -32,6 +32,7 @@ from mepipe.contract.sample import (
     write_sample,
 )
 from mepipe.demo.face import Look, render_clip
+from mepipe.flow import FlowOptions, flow_fields
 from mepipe.protocols import database_info, load_scheme
 from mepipe.records import clip_key
 from mepipe.shards.index import ShardEntry, ShardIndex, sha256_of, write_index
@@ -58,6 +59,7 @@ SUBJECT_NAMES = {
 FRAMES = 9  # rendered per clip: neutral first, apex in the middle
 EXPRESSION = range(2, 7)  # the five frames centred on the apex (frame 4)
 FORMAT = "jpg"
+SYNTHETIC_FLOW = FlowOptions(flow="tvl1")
 
 
 @dataclass
@@ -82,21 +84,11 @@ def _jpeg(image: np.ndarray) -> bytes:
 
 
 def _flow_arrays(neutral: np.ndarray, apex: np.ndarray) -> dict[str, np.ndarray]:
-    """Onset->apex flow members of a rendered clip (docs/shards.md): Farneback flow between
-    the grey neutral and apex frames, its optical strain and magnitude. The rendered motion
-    depends on the label, so the flow does too; the trainer's tests then need no mediapipe
-    and no ingest. (`mepipe ingest --flow` computes these on aligned crops.)"""
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (neutral, apex)]
-    flow = cv2.calcOpticalFlowFarneback(*grey, None, 0.5, 2, 7, 3, 5, 1.1, 0)
-    u, v = flow[..., 0], flow[..., 1]
-    du_dy, du_dx = np.gradient(u)
-    dv_dy, dv_dx = np.gradient(v)
-    shear = 0.5 * (du_dy + dv_dx)
-    return {
-        FLOW: np.stack([u, v]),
-        STRAIN: np.sqrt(du_dx**2 + dv_dy**2 + 2 * shear**2),
-        MAGNITUDE: np.hypot(u, v),
-    }
+    """Onset->apex flow members of a rendered clip (docs/shards.md), computed as `mepipe
+    ingest --flow tvl1` computes them (mepipe.flow). The rendered motion depends on the
+    label, so the flow does too; the trainer's tests then need no mediapipe and no ingest."""
+    fields = flow_fields(neutral, apex, SYNTHETIC_FLOW)
+    return {FLOW: fields.flow, STRAIN: fields.strain, MAGNITUDE: fields.magnitude}
 
 
 def _index_entry(path: Path, subject: str, samples: list) -> ShardEntry:
@@ -170,7 +162,8 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                 for key, images, record, arrays in samples:
                     write_sample(tar, key, images, record, FORMAT, arrays)
             entries.append(_index_entry(data_dir / database / shard, subject, samples))
-        options = ShardOptions(size=spec.size).to_json()
+        flow = SYNTHETIC_FLOW if spec.flow else FlowOptions()
+        options = ShardOptions(size=spec.size, optical_flow=flow).to_json()
         write_index(data_dir / database / "shards", ShardIndex(database, options, entries))
         write_parquet(manifest_path(data_dir, database), pd.DataFrame(manifest_rows))
     path = data_dir / "split.parquet"
