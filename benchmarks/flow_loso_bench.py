@@ -12,7 +12,6 @@ rendered data dir of mepipe_train.synthetic with flow. The script says which one
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
@@ -66,7 +65,7 @@ def main() -> None:
         flow_seconds, metrics = timed(flow)
         demo_folds_n = len(demo.fold_numbers(sorted(table["fold"].unique())))
         flow_folds_n = len(metrics["folds"])
-        clips = int(table.loc[(table["role"] == "train") & (table["domain"] == "micro")].shape[0])
+        clips = int(((table["role"] == "test") & (table["domain"] == "micro")).sum())
     paper = SETTINGS[args.model]
     print(f"data: {source}; torch threads {args.threads}")
     print(f"{'run':44} {'folds':>5} {'seconds':>8} {'s/fold':>7}")
@@ -82,9 +81,11 @@ def main() -> None:
         print(f"{name:44} {folds:5d} {seconds:8.1f} {seconds / folds:7.2f}")
     ratio = (flow_seconds / flow_folds_n) / (demo_seconds / demo_folds_n)
     print(f"per fold, {args.model} / README demo: {ratio:.2f}x")
-    print(f"training rows over all folds: {clips} ({clips // max(flow_folds_n, 1)} per fold)")
+    print(f"micro clips: {clips} (each held out once)")
     scores = metrics["scores"]["all"]
-    print(f"{args.model} UF1 {scores['uf1']:.3f} UAR {scores['uar']:.3f} ({scores['samples']} clips)")
+    print(
+        f"{args.model} UF1 {scores['uf1']:.3f} UAR {scores['uar']:.3f} ({scores['samples']} clips)"
+    )
 
 
 if __name__ == "__main__":

@@ -65,9 +65,9 @@ class FlowDataset(Dataset):
 
     def __init__(self, pool: dict[str, np.ndarray], items: Sequence[Item], channels):
         self.items = list(items)
-        self.inputs = torch.from_numpy(np.stack([pool[i.key] for i in self.items]))[
-            :, list(channels)
-        ]
+        planes = [pool[i.key] for i in self.items]
+        stacked = np.stack(planes) if planes else np.zeros((0, len(FLOW_CHANNELS), 1, 1))
+        self.inputs = torch.from_numpy(stacked.astype(np.float32))[:, list(channels)]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -169,3 +169,22 @@ def test_resuming_a_run_with_another_model_is_refused(data, tmp_path):
     run_loso(small(data, tmp_path, "offapexnet", folds="1", flow_epochs=1))
     with pytest.raises(MepipeError, match="model"):
         run_loso(small(data, tmp_path, "ststnet", folds="1", flow_epochs=1))
+
+
+def test_two_process_ddp_run_of_a_flow_model(data, tmp_path):
+    """STSTNet under torchrun (two CPU processes, gloo): every held-out clip predicted once."""
+    from test_train_ddp import torchrun_loso
+
+    root, split = data
+    run = tmp_path / "run"
+    options = [
+        "--model", "ststnet", "--data", str(root), "--split", str(split), "--out", str(run),
+        "--folds", "2", "--flow-epochs", "2", "--flow-batch-size", "2", "--workers", "2",
+        "--device", "cpu",
+    ]  # fmt: skip
+    done = torchrun_loso(options)
+    assert json.loads((run / "run.json").read_text())["world_size"] == 2
+    table = pd.read_parquet(run / "predictions.parquet")
+    expected = pd.read_parquet(split).query("fold == 2 and role == 'test'")
+    assert sorted(table["key"]) == sorted(expected["key"])
+    assert (run / "fold-002" / "ststnet.pt").exists() and "UF1" in done.stdout
