@@ -141,9 +141,7 @@ class FlowOptions:
 
 _FARNEBACK_FIELDS = tuple(f.name for f in fields(FlowOptions) if f.name.startswith("flow_fb_"))
 _TVL1_FIELDS = tuple(
-    f.name
-    for f in fields(FlowOptions)
-    if f.name not in ("flow", "flow_pairs", *_FARNEBACK_FIELDS)
+    f.name for f in fields(FlowOptions) if f.name not in ("flow", "flow_pairs", *_FARNEBACK_FIELDS)
 )
 
 

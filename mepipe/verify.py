@@ -1,7 +1,8 @@
 """`mepipe verify --data DIR`: prove that the shards are exactly what the manifests say.
 
 For every database under DIR that has shards: every shard of the index exists and matches
-its sha256, every member decodes as an image of the expected size, every usable manifest
+its sha256, every member decodes as an image of the expected size (and, with flow on, every
+flow array is there and decodes as float16 of its documented shape), every usable manifest
 row has its sample in the shard it names, and no shard holds a sample the manifest lacks
 (or rejected). Each mismatch is printed with the file and sample; any mismatch exits 1.
 """
@@ -17,7 +18,7 @@ from PIL import Image
 from rich.progress import Progress
 
 from mepipe.contract.manifest import MANIFEST_NAME, ClipStatus, manifest_paths, read_manifest
-from mepipe.contract.sample import iter_samples, member_names
+from mepipe.contract.sample import ARRAY_EXT, array_shape, decode_array, iter_samples, member_names
 from mepipe.errors import MepipeError
 from mepipe.shards.index import read_index, sha256_of
 from mepipe.shards.plan import SHARDS_DIR, plain
@@ -39,6 +40,18 @@ def _check_image(data: bytes, size: int) -> str | None:
     return None
 
 
+def _check_array(data: bytes, suffix: str, size: int, where: str, key: str) -> list[str]:
+    """An array member decodes as float16 of its documented shape (docs/shards.md)."""
+    name = suffix.removesuffix(f".{ARRAY_EXT}")
+    try:
+        decode_array(data, array_shape(name, size), name=f"{key}.{suffix}")
+    except ValueError:
+        return [f"{where}: {key}.{suffix} is not a member of docs/shards.md"]
+    except MepipeError as exc:
+        return [f"{where}: {exc}"]
+    return []
+
+
 def verify_database(db_dir: Path, progress: Progress | None = None) -> list[str]:
     """Every mismatch between one database's manifest, index and shards, as messages."""
     db = db_dir.name
@@ -54,6 +67,8 @@ def verify_database(db_dir: Path, progress: Progress | None = None) -> list[str]
     except MepipeError as exc:
         return [f"{db}: {exc}"]
     size, fmt = index.options["size"], index.options["format"]
+    flow = index.options.get("optical_flow") or {}
+    pairs = tuple(flow.get("flow_pairs") or ()) if flow.get("flow", "none") != "none" else ()
     problems: list[str] = []
     found: dict[str, str] = {}  # key -> shard file name
 
@@ -73,7 +88,7 @@ def verify_database(db_dir: Path, progress: Progress | None = None) -> list[str]
                 problems.append(
                     f"{where}: sha256 is {digest[:12]}..., index.json says {entry.sha256[:12]}..."
                 )
-            problems += _check_shard(path, where, entry.keys, size, fmt, found)
+            problems += _check_shard(path, where, entry.keys, size, fmt, found, pairs)
         if progress and task is not None:
             progress.advance(task)
 
@@ -101,9 +116,15 @@ def verify_database(db_dir: Path, progress: Progress | None = None) -> list[str]
 
 
 def _check_shard(
-    path: Path, where: str, keys: list[str], size: int, fmt: str, found: dict[str, str]
+    path: Path,
+    where: str,
+    keys: list[str],
+    size: int,
+    fmt: str,
+    found: dict[str, str],
+    flow_pairs: tuple[str, ...] = (),
 ) -> list[str]:
-    """Members and images of one tar; records where each sample was found."""
+    """Members, images and flow arrays of one tar; records where each sample was found."""
     problems = []
     seen = []
     try:
@@ -112,7 +133,8 @@ def _check_shard(
             if sample.key in found:
                 problems.append(f"{where}: sample {sample.key} also in {found[sample.key]}")
             found[sample.key] = path.name
-            expected = {name.partition(".")[2] for name in member_names(sample.key, fmt)}
+            names = member_names(sample.key, fmt, flow_pairs)
+            expected = {name.partition(".")[2] for name in names}
             if set(sample.members) != expected:
                 problems.append(
                     f"{where}: sample {sample.key} has members {sorted(sample.members)}, "
@@ -125,6 +147,8 @@ def _check_shard(
                             problems.append(f"{where}: {sample.key}.json names another key")
                     except ValueError:
                         problems.append(f"{where}: {sample.key}.json is not valid JSON")
+                elif suffix.endswith(f".{ARRAY_EXT}"):
+                    problems += _check_array(data, suffix, size, where, sample.key)
                 elif (bad := _check_image(data, size)) is not None:
                     problems.append(f"{where}: {sample.key}.{suffix} {bad}")
     except (tarfile.TarError, OSError, EOFError) as exc:

@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from mepipe.cli import main
 from mepipe.protocols import load_scheme
 from mepipe.records import clip_key
+from mepipe.sheet import CAPTION_WIDTH, GAP, TILE
 from mepipe_train.cli import main as train_main
 
 
@@ -59,6 +61,9 @@ def test_every_database_has_aligned_shards_that_verify(demo):
         manifest = pd.read_parquet(out / "data" / database / "manifest.parquet")
         usable = manifest[manifest.status != "rejected"]
         assert len(usable) > 0 and usable["shard"].notna().all(), database
+        assert usable["flow"].str.startswith("farneback ").all(), database  # flow is on
+        sheet = Image.open(out / "sheets" / f"{database}.png")
+        assert sheet.width == CAPTION_WIDTH + 8 * (TILE + GAP)  # + difference and flow columns
         assert (out / "sheets" / f"{database}.png").stat().st_size > 10_000
 
 

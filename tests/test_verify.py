@@ -127,3 +127,35 @@ def _rewrite(path: Path, samples) -> None:
         for sample in samples:
             writer.write({"__key__": sample.key, **sample.members})
         writer.close()
+
+
+@pytest.fixture(scope="module")
+def flow_data(tmp_path_factory) -> Path:
+    """A data directory ingested with optical flow (TV-L1, onset->apex)."""
+    from mepipe.flow import FlowOptions
+
+    root = tmp_path_factory.mktemp("verify_flow")
+    release = small_release(root / "raw", subjects=1, clips=2)
+    db = root / "data" / "casme2"
+    options = ShardOptions(size=32, optical_flow=FlowOptions(flow="tvl1"))
+    write_parquet(db / "manifest.parquet", write_shards(db, release, options, workers=1))
+    return root / "data"
+
+
+def test_flow_members_are_checked(flow_data, tmp_path):
+    import numpy as np
+
+    from mepipe.contract.sample import encode_array
+
+    data = tmp_path / "data"
+    shutil.copytree(flow_data, data)
+    assert verify_database(data / "casme2") == []
+    path = data / "casme2" / "shards" / "sub01-000000.tar"
+    samples = list(iter_samples(path))
+    samples[0].members["flow.npy"] = encode_array(np.zeros((2, 16, 16)))
+    del samples[1].members["strain.npy"]
+    _rewrite(path, samples)
+    problems = verify_database(data / "casme2")
+    key0, key1 = samples[0].key, samples[1].key
+    assert any(f"{key0}.flow.npy: shape (2, 16, 16), expected (2, 32, 32)" in p for p in problems)
+    assert any(f"sample {key1} has members" in p and "strain.npy" in p for p in problems)

@@ -18,9 +18,16 @@ from mepipe.cli.ingest import ingest_and_print
 from mepipe.cli.stats import protocol_table
 from mepipe.demo.releases import DEMO_SIZES, write_demo_releases
 from mepipe.errors import MepipeError
+from mepipe.flow import FlowOptions
+from mepipe.shards.options import ShardOptions
 from mepipe.sheet import write_contact_sheet
 from mepipe.split import loso_split
 from mepipe.verify import verify_database
+
+# The demo's shards hold onset->apex optical flow, so the sheets show it and the flow
+# models can train on it. Farneback, not TV-L1: TV-L1 at 224 px costs about a second per
+# clip on one core, which would double the demo (docs/performance.md); real data: --flow tvl1.
+DEMO_SHARD_OPTIONS = ShardOptions(optical_flow=FlowOptions(flow="farneback"))
 
 
 @dataclass(frozen=True)
@@ -36,16 +43,16 @@ class DemoData:
 
 
 def run_demo_data(out: Path, console: Console | None = None) -> DemoData:
-    """Demo releases -> ingest (aligned shards) -> verify -> LOSO split -> stats -> contact
-    sheets, each step announced on `console`."""
+    """Demo releases -> ingest (aligned shards with optical flow) -> verify -> LOSO split ->
+    stats -> contact sheets (with the motion columns), each step announced on `console`."""
     console = console or Console(stderr=True)
     raw, data = out / "raw", out / "data"
     console.rule("1. demo releases")
     with console.status("Rendering demo releases"):
         write_demo_releases(raw)
-    console.rule("2. ingest: frames, labels, aligned faces, shards")
+    console.rule("2. ingest: frames, labels, aligned faces, optical flow, shards")
     for database in DEMO_SIZES:
-        ingest_and_print(database, raw / database, data, console)
+        ingest_and_print(database, raw / database, data, console, shard_options=DEMO_SHARD_OPTIONS)
     console.rule("3. verify")
     for database in DEMO_SIZES:
         problems = verify_database(data / database)

@@ -23,13 +23,25 @@ from mepipe.sheet import write_contact_sheet
 @click.option(
     "--landmarks", is_flag=True, help="add the raw neutral frame with the detected points"
 )
+@click.option(
+    "--motion/--no-motion",
+    default=True,
+    show_default=True,
+    help="add the amplified difference apex - neutral and, if the shards hold flow, the flow",
+)
 def show_command(
-    data_dir: Path, database: str, out: Path, limit: int, keys: tuple[str, ...], landmarks: bool
+    data_dir: Path,
+    database: str,
+    out: Path,
+    limit: int,
+    keys: tuple[str, ...],
+    landmarks: bool,
+    motion: bool,
 ) -> None:
     """Write a contact sheet (PNG): per clip the aligned neutral and five expression frames,
-    label and subject."""
+    label and subject, then the motion columns (apex - neutral x5, flow colours)."""
     db_dir = data_dir / database
     if not manifest_path(data_dir, database).exists():
         raise MepipeError(f"no {MANIFEST_NAME} for database '{database}'", db_dir)
-    sheet = write_contact_sheet(db_dir, out, limit, keys, landmarks)
+    sheet = write_contact_sheet(db_dir, out, limit, keys, landmarks, motion)
     click.echo(f"wrote {out} ({sheet.width}x{sheet.height})")
