@@ -44,6 +44,14 @@ def small(data, out, model, **changes) -> TrainConfig:
     return TrainConfig(**{**options, **changes})
 
 
+def test_synthetic_flow_data_verify_like_ingested_data(data):
+    """The trainer's test data carry the flow members as `mepipe ingest --flow` writes them."""
+    from mepipe.cli import main as mepipe_main
+
+    result = CliRunner().invoke(mepipe_main, ["verify", "--data", str(data[0])])
+    assert result.exit_code == 0, result.output
+
+
 def test_output_shapes_of_both_models():
     x = torch.rand(4, 3, INPUT_SIZE, INPUT_SIZE)
     assert STSTNet(n_classes=3)(x).shape == (4, 3)
