@@ -155,3 +155,32 @@ def test_resume_with_flow_after_kill_9_ends_identical_to_a_clean_run(tmp_path, r
     clean = run_shards(tmp_path / "clean", release, FLOW, workers=1, quiet=True)
     assert shard_files(db) == shard_files(tmp_path / "clean")
     pd.testing.assert_frame_equal(resumed.manifest, clean.manifest)
+
+
+def test_ingest_with_flow_after_an_ingest_without_it_does_not_detect_faces(tmp_path, monkeypatch):
+    """Through `ingest_database`, which builds the new version beside the live one: the
+    live index's transforms are applied again."""
+    from mepipe.demo.releases import write_demo_releases
+    from mepipe.ingest import ingest_database
+
+    write_demo_releases(tmp_path / "raw", databases=("casme2",))
+    raw, data = tmp_path / "raw" / "casme2", tmp_path / "data"
+    ingest_database("casme2", raw, data, shard_options=PLAIN, workers=1)
+    before = pd.read_parquet(data / "casme2" / "manifest.parquet")
+
+    def no_landmarker(options):
+        raise AssertionError("the landmarker ran: the recorded alignment was not reused")
+
+    monkeypatch.setattr(clip_module, "new_landmarker", no_landmarker)
+    monkeypatch.setattr(write_module, "new_landmarker", no_landmarker)
+    flow = replace(PLAIN, optical_flow=FlowOptions(flow="farneback"))
+    ingest_database("casme2", raw, data, shard_options=flow, workers=1)
+    after = pd.read_parquet(data / "casme2" / "manifest.parquet")
+    usable = after[after["shard"].notna()]
+    assert len(usable) > 0 and usable["flow"].str.startswith("farneback ").all()
+    assert list(after["status"]) == list(before["status"])
+
+    def transforms(manifest: pd.DataFrame) -> list:
+        return [None if t is None else list(t) for t in manifest["transform"]]
+
+    assert transforms(after) == transforms(before)
