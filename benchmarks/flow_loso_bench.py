@@ -41,15 +41,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="ststnet", choices=sorted(SETTINGS))
     parser.add_argument("--synthetic", action="store_true", help="skip the real pipeline")
+    parser.add_argument("--data", help="an ingested data dir with flow (skips making one)")
+    parser.add_argument("--split", help="its split parquet (with --data)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        found = None if args.synthetic else pipeline_data(root)
+        if args.data:
+            found = (Path(args.data), Path(args.split))
+        else:
+            found = None if args.synthetic else pipeline_data(root)
         if found:
             data, split = found
-            source = "demo releases via mepipe demo-data/ingest --flow tvl1/split"
+            source = args.data or "demo releases via mepipe demo-data/ingest --flow tvl1/split"
         else:
             spec = SyntheticSpec(
                 micro={"casme2": 3, "smic": 3}, macro={"ckplus": 3}, clips_per_subject=6,
