@@ -63,9 +63,11 @@ def main() -> None:
             data, split = root / "data", build(root / "data", spec)
             source = "mepipe_train.synthetic (rendered demo face, TV-L1 flow)"
         table = pd.read_parquet(split)
-        common = dict(data=str(data), split=str(split), workers=0, device="cpu")
+        common = dict(data=str(data), split=str(split))
         demo = TrainConfig(out=str(root / "demo"), folds=demo_folds(table), **common, **DEMO)
-        flow = TrainConfig(out=str(root / args.model), model=args.model, **common)
+        flow = TrainConfig(
+            out=str(root / args.model), model=args.model, workers=0, device="cpu", **common
+        )
         demo_seconds, _ = timed(demo)
         flow_seconds, metrics = timed(flow)
         demo_folds_n = len(demo.fold_numbers(sorted(table["fold"].unique())))
