@@ -2,9 +2,12 @@
 # One short, prepared GPU check of mepipe-train (well under 5 minutes on an H100):
 #   1. what is installed (card, Python, torch, the packages mepipe-train imports);
 #   2. step times of EIDNet / MTMNet / plain ResNet-18 at 224 px, batch 32, bf16, channels_last;
-#   3. one LOSO fold end to end on a rendered 224 px data dir, --device cuda, a few hundred
-#      steps over the three phases, and its throughput (samples/s) from the per-step log.
-# Results go to $OUT (gpu_check.txt, step_bench.txt, metrics.json, log.csv, confusion.png).
+#   3. benchmarks/loso_bench.py --full: CDE-shaped rendered data at 224 px (476 micro clips of
+#      68 subjects, 329 macro), MacroNet once, fold 0 end to end with the paper's 20 + 20
+#      epochs before (streamed, a checkpoint every epoch) and after issue 12 (clips on the
+#      GPU, checkpoints at phase ends), --jobs $JOBS folds at once, per-phase samples/s,
+#      GPU utilisation and the projected full-protocol time at K = 1, 2, 4, 8 (about 4-5 min).
+# Results go to $OUT (gpu_check.txt, step_bench.txt, loso_bench.txt, loso_bench.json).
 #
 # Run from the repository root:  bash benchmarks/gpu_check.sh
 # The lent machine has no internet. If its python lacks webdataset (it did as of 2026-11),
@@ -18,9 +21,10 @@ OUT=${OUT:-/tmp/gpu_check_out}
 WORK=${WORK:-/tmp/gpu_check_work}
 PY=${PYTHON:-python3}
 # Overridable for a CPU dry run of the script itself:
-#   DEVICE=cpu SIZE=64 SUBJECTS=2 CLIPS=3 EPOCHS=1 BATCH=4 bash benchmarks/gpu_check.sh
-DEVICE=${DEVICE:-cuda} SIZE=${SIZE:-224} SUBJECTS=${SUBJECTS:-10} CLIPS=${CLIPS:-20}
-EPOCHS=${EPOCHS:-10} BATCH=${BATCH:-32}
+#   DEVICE=cpu SIZE=32 BATCH=4 BENCH_SIZE= JOBS=2 bash benchmarks/gpu_check.sh
+DEVICE=${DEVICE:-cuda} SIZE=${SIZE:-224} BATCH=${BATCH:-32} JOBS=${JOBS:-4}
+BENCH_SIZE=${BENCH_SIZE---full}  # empty: loso_bench's tiny data set
+BENCH_EXTRA=${BENCH_EXTRA:-}     # e.g. --compile: also an after+compile arm
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$OUT" "$WORK"
 REPORT="$OUT/gpu_check.txt"
@@ -65,27 +69,11 @@ say "== step times ($SIZE px, batch $BATCH on $DEVICE; bf16 autocast and channel
 timeout 120 $PY benchmarks/step_bench.py --device "$DEVICE" --batch "$BATCH" --size "$SIZE" --steps 20 --warmup 5 2>&1 |
     tee "$OUT/step_bench.txt" | tee -a "$REPORT"
 
-say "== one LOSO fold on rendered $SIZE px data"
-began=$(date +%s)
-$PY -m mepipe_train.cli synthetic --out "$WORK/data" --size "$SIZE" --subjects "$SUBJECTS" --clips "$CLIPS" >/dev/null || exit 5
-say "data rendered in $(($(date +%s) - began)) s"
-began=$(date +%s)
-timeout 200 $PY -m mepipe_train.cli loso --data "$WORK/data" --split "$WORK/data/split.parquet" \
-    --out "$WORK/run" --folds 0 --device "$DEVICE" --image-size "$SIZE" --batch-size "$BATCH" \
-    --epochs "$EPOCHS" --eid-epochs "$EPOCHS" --weights none --workers 8 2>&1 | tail -n 12 | tee -a "$REPORT"
+say "== benchmarks/loso_bench.py: one fold end to end, before/after, and --jobs $JOBS ($SIZE px, batch $BATCH)"
+rm -rf "$WORK/bench"
+timeout "${BENCH_TIMEOUT:-420}" $PY benchmarks/loso_bench.py --device "$DEVICE" $BENCH_SIZE \
+    --size "$SIZE" --batch "$BATCH" --jobs "$JOBS" --workers 8 --work "$WORK/bench" \
+    $BENCH_EXTRA --json "$OUT/loso_bench.json" 2>&1 | grep -v "^\s*$" | tail -n 40 | tee "$OUT/loso_bench.txt" | tee -a "$REPORT"
 status=${PIPESTATUS[0]}
-wall=$(($(date +%s) - began))
-say "loso exit $status, wall ${wall} s"
-cp "$WORK/run/metrics.json" "$WORK/run/log.csv" "$WORK/run/confusion.png" "$OUT/" 2>/dev/null
-$PY - "$WORK/run/log.csv" "$wall" <<'EOF' 2>&1 | tee -a "$REPORT"
-import sys
-import pandas as pd
-import torch
-log = pd.read_csv(sys.argv[1])
-print("card:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU")
-for phase, rows in log.groupby("phase", sort=False):
-    print(f"{phase:18} steps {len(rows):4d}  samples/s {rows['samples'].sum() / rows['seconds'].sum():8.1f} (step time only)")
-print(f"all phases: {len(log)} steps, {log['samples'].sum()} samples, "
-      f"{log['samples'].sum() / float(sys.argv[2]):.1f} samples/s wall-clock (loading, saving, prediction included)")
-EOF
+say "loso_bench exit $status"
 exit "$status"

@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--compile", action="store_true", help="also time compiled EIDNet/MTMNet steps (--compile)"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     config = TrainConfig(
@@ -113,6 +116,19 @@ def main() -> None:
             step_mtm, triplet_batch(args.batch, args.size), args.steps, args.warmup, cuda
         ),
     }
+    if args.compile:  # the same steps with mepipe-train --compile, timed after compiling
+        runtime.compile = True
+        step_eid_c, _ = eid_step(config, runtime, runtime.place(new_eidnet(config, 3, 20)), "c")
+        micro_c = runtime.place(new_eidnet(config, 3, 20))
+        step_mtm_c, *_ = mtm_step(config, runtime, micro_c, macro, "c")
+        for label, step, batch in (
+            ("EIDNet compiled", step_eid_c, pair_batch(args.batch, args.size)),
+            ("MTMNet compiled", step_mtm_c, triplet_batch(args.batch, args.size)),
+        ):
+            began = time.perf_counter()
+            step(batch)
+            print(f"{label}: first step (compiling) {time.perf_counter() - began:.1f} s")
+            results[label] = timed(step, batch, args.steps, args.warmup, cuda)
     name = torch.cuda.get_device_name(runtime.device) if cuda else "CPU"
     print(
         f"device {name}, batch {args.batch}, {args.size} px, {args.steps} timed steps, torch {torch.__version__}"

@@ -45,6 +45,19 @@ def print_metrics(metrics: dict) -> None:
     Console().print(table)
 
 
+def print_intervals(csv: Path) -> None:
+    """The demo's predicted intervals as a table."""
+    import pandas as pd
+
+    table = Table(title=f"mepipe predict: {csv}")
+    columns = ("interval", "kind", "onset_frame", "apex_frame", "offset_frame", "class", "score")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in pd.read_csv(csv, keep_default_na=False).to_dict("records"):
+        table.add_row(*(str(row[c]) for c in columns))
+    Console().print(table)
+
+
 @click.group(cls=ErrorReportingGroup)
 @click.version_option(package_name="mepipe")
 def main() -> None:
@@ -89,6 +102,20 @@ def mtmnet_command(config_file: str | None, **options: Any) -> None:
     stages.finetune(make_config(config_file, options))
 
 
+@main.command("final")
+@config_options
+def final_command(config_file: str | None, **options: Any) -> None:
+    """Train one deployable model on every subject (the phases and options of `loso`, no
+    subject held out) into --out MODEL, for `mepipe predict --model MODEL`.
+
+    Rerunning with the same MODEL resumes from the last checkpoint.
+    """
+    from mepipe_train.final import train_final
+
+    model = train_final(make_config(config_file, options))
+    Console(stderr=True).print(f"model -> {model} (model.json, classifier.pt)", markup=False)
+
+
 @main.command("evaluate")
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 def evaluate_command(run: str) -> None:
@@ -114,7 +141,7 @@ def demo_command(out: str, data: str | None, split: str | None) -> None:
     aligned shards, verify, split, Table 1, contact sheets) into OUT, then trains into OUT/run.
     """
     from mepipe.cli.demo import run_demo_data
-    from mepipe_train.demo import demo_loso
+    from mepipe_train.demo import demo_final_predict, demo_loso
 
     console = Console(stderr=True)
     run = Path(out)
@@ -124,6 +151,11 @@ def demo_command(out: str, data: str | None, split: str | None) -> None:
         console.rule("6. tiny CPU LOSO of EIDNet + MTMNet (mepipe-train)")
     print_metrics(demo_loso(data, run, split))
     console.print(f"run -> {run} (metrics.json, confusion.png, reconstruction.png)")
+    console.rule("7. final model on all subjects, then `mepipe predict` on a demo video")
+    predicted = demo_final_predict(
+        data, run / "final", split or run / "split.parquet", macronet=run / "macronet.pt"
+    )
+    print_intervals(predicted / "intervals.csv")
 
 
 @main.command("synthetic")

@@ -26,7 +26,13 @@ CONFIG_FILE = "config.json"
 
 # Fields that describe where and how fast a run executes, not what it computes: a resumed
 # run (or a fold fanned out to another machine) may change them freely.
-RUNTIME_FIELDS = frozenset({"folds", "device", "workers", "out", "data", "split"})
+RUNTIME_FIELDS = frozenset(
+    {
+        "folds", "device", "workers", "out", "data", "split",
+        "jobs", "data_on_device", "checkpoint_every", "compile",
+    }
+)  # fmt: skip
+RESIDENT_CHOICES = ("auto", "on", "off")
 
 
 def _opt(default: Any, help: str, low: float | None = None, above: bool = False) -> Any:
@@ -109,6 +115,25 @@ class TrainConfig:
     # Execution
     device: str = _opt("auto", "auto, cpu or cuda (cuda: bf16 autocast and channels_last)")
     workers: int = _opt(2, "DataLoader worker processes per training process", low=0)
+    jobs: str = _opt(
+        "1",
+        "folds trained at once, each in its own process (a number, or auto from GPU "
+        "memory and cores); results equal the serial run's (docs/training.md)",
+    )
+    data_on_device: str = field(
+        default="auto",
+        metadata={
+            "help": "decode each clip once into a uint8 tensor on the device and draw batches "
+            "there (auto: on for CUDA when it fits in memory)",
+            "low": None,
+            "above": False,
+            "choices": RESIDENT_CHOICES,
+        },
+    )
+    checkpoint_every: int = _opt(
+        1, "save the resumable checkpoint every N epochs (the finished phase always)", low=1
+    )
+    compile: bool = _opt(False, "torch.compile the networks (and fused Adam on CUDA)")
 
     def __post_init__(self) -> None:
         self.macro = _as_tuple(self.macro)
@@ -133,6 +158,10 @@ class TrainConfig:
             raise OptionError(f"--model must be one of {', '.join(MODELS)}, got {self.model}")
         if self.device not in DEVICES:
             raise OptionError(f"--device must be one of {', '.join(DEVICES)}")
+        if self.data_on_device not in RESIDENT_CHOICES:
+            raise OptionError(f"--data-on-device must be one of {', '.join(RESIDENT_CHOICES)}")
+        if self.jobs != "auto" and not (self.jobs.isdigit() and int(self.jobs) >= 1):
+            raise OptionError(f"--jobs must be a number >= 1 or auto, got {self.jobs!r}")
         if self.image_size % 32:
             raise OptionError(
                 f"--image-size must be a positive multiple of 32, got {self.image_size}"

@@ -9,9 +9,10 @@ How data flows (docs/training.md, Data):
    worker, empty splits are allowed (fewer shards than workers never hangs), and under
    torchrun the ranks then exchange what they read, so each rank holds the whole pool:
    the triplet sampler needs random access to any training clip.
-4. Pair / triplet / test datasets decode on the fly in DataLoader workers. Every random
-   choice is seeded by (seed, epoch, index), so results do not depend on worker count and a
-   resumed epoch draws exactly what the interrupted one would have drawn.
+4. Pair / triplet / test datasets decode on the fly in DataLoader workers (or, with
+   --data-on-device, each clip once per process: mepipe_train.resident, same draws). Every
+   random choice is seeded by (seed, epoch, index), so results do not depend on worker
+   count and a resumed epoch draws exactly what the interrupted one would have drawn.
 
 Leak-freedom is structural: a fold's pool holds only its training keys (micro training
 subjects + macro), so nothing of the held-out subject can reach a training batch.
@@ -293,15 +294,26 @@ def load_flow_pool(
     return pool
 
 
-def decode(data: bytes, size: int) -> torch.Tensor:
-    """Encoded image -> float RGB tensor (3, size, size) in [0, 1] (OpenCV decode and resize)."""
+def decode_uint8(data: bytes, size: int) -> torch.Tensor:
+    """Encoded image -> uint8 RGB tensor (3, size, size) (OpenCV decode and resize)."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise MepipeError("cannot decode an image member of a shard sample")
     if image.shape[:2] != (size, size):
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return torch.from_numpy(image).permute(2, 0, 1).float().div_(255)
+    return torch.from_numpy(image).permute(2, 0, 1)
+
+
+def decode(data: bytes, size: int) -> torch.Tensor:
+    """Encoded image -> float RGB tensor (3, size, size) in [0, 1]; the one conversion
+    from bytes to [0, 1], which the device-resident clips (mepipe_train.resident) share."""
+    return to_unit(decode_uint8(data, size))
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [0, 1], on whatever device they are."""
+    return images.float().div_(255)
 
 
 class _EpochDataset(Dataset):
@@ -336,10 +348,14 @@ class PairDataset(_EpochDataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def draw(self, index: int) -> int:
+        """The expression frame (0-4) of sample `index` in this epoch."""
+        return int(self._rng(index).integers(5))
+
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
         clip = self.pool[item.key]
-        frame = int(self._rng(index).integers(5))
+        frame = self.draw(index)
         return {
             "key": item.key,
             "neutral": decode(clip.neutral, self.size),
@@ -384,14 +400,20 @@ class TripletDataset(_EpochDataset):
     def __len__(self) -> int:
         return len(self.anchors)
 
-    def __getitem__(self, index: int) -> dict:
+    def draw(self, index: int) -> tuple[Item, Item | None, Item | None, list[int]]:
+        """Sample `index` of this epoch: anchor, positive, negative (None where there is
+        none) and their expression frames (0-4). The streaming and the device-resident
+        batches (mepipe_train.resident) both draw here, so they draw alike."""
         anchor = self.anchors[index]
         rng = self._rng(index)
         positives = self.macro_by_label.get(anchor.label, []) if self.with_positive else []
         negatives = self.negatives_for[anchor.label] if self.with_negative else []
         pos = positives[rng.integers(len(positives))] if positives else None
         neg = negatives[rng.integers(len(negatives))] if negatives else None
-        frames = rng.integers(5, size=3)
+        return anchor, pos, neg, [int(f) for f in rng.integers(5, size=3)]
+
+    def __getitem__(self, index: int) -> dict:
+        anchor, pos, neg, frames = self.draw(index)
         pos_bytes = self.macro[pos.key].expressions[frames[1]] if pos else None
         neg_bytes = self.micro[neg.key].expressions[frames[2]] if neg else None
         anchor_bytes = self.micro[anchor.key].expressions[frames[0]]

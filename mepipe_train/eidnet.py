@@ -17,9 +17,10 @@ import torch.nn.functional as F
 
 from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
-from mepipe_train.data import ClipBytes, Item, PairDataset, epoch_loader
+from mepipe_train.data import ClipBytes, Item, PairDataset
 from mepipe_train.models import EIDNet, MicroClassifier
 from mepipe_train.phase import Phase, StepFn, run_phase
+from mepipe_train.resident import epoch_batches
 from mepipe_train.runtime import Runtime
 
 
@@ -63,7 +64,7 @@ def eid_step(
             {"params": net.encoder.parameters(), "lr": config.eid_lr_encoder},
             {"params": net.classifier.parameters(), "lr": config.eid_lr_classifier},
         ]
-    optimizer = torch.optim.Adam(groups)
+    optimizer = runtime.adam(groups)
 
     def step(batch: dict) -> dict[str, float]:
         runtime.record(label, list(batch["key"]))
@@ -125,7 +126,7 @@ def train_eidnet(
     dataset = PairDataset(pool, items, subject_index, config.image_size, seed)
 
     def make_loader(epoch: int):
-        return epoch_loader(dataset, epoch, seed, config, runtime.rank, runtime.world)
+        return epoch_batches(dataset, epoch, seed, config, runtime)
 
     phase = Phase(
         name=name,

@@ -7,12 +7,16 @@ RUN layout (docs/training.md):
     fold-NNN/micronet.pt ...         MicroNet pretrained on that fold's training subjects
     fold-NNN/mtmnet.pt ...           the fine-tuned MicroNet and discriminator
     fold-NNN/predictions.parquet     the held-out clips' predictions (fold done)
+    fold-NNN/timing.json             where the fold's wall-clock went
+    fold-NNN/fold.lock               held by the process training the fold
     fold-NNN/reconstruction.png      MicroNet's reconstructions of held-out clips (Figure 3)
     predictions.parquet, metrics.json, confusion.png, reconstruction.png, log.csv
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,7 @@ import torch
 from mepipe.atomic import write_bytes, write_json, write_parquet
 from mepipe.contract.split_table import check_split, read_split
 from mepipe.errors import MepipeError, one_line
+from mepipe.lock import exclusive_lock
 from mepipe.protocols import load_scheme
 from mepipe_train import report
 from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
@@ -37,10 +42,13 @@ from mepipe_train.metrics import confusion, metrics_by_database
 from mepipe_train.models import EIDNet
 from mepipe_train.mtmnet import predict, train_mtmnet
 from mepipe_train.phase import rows_to_csv
-from mepipe_train.runtime import BatchHook, Runtime, progress_bars, start, stop
+from mepipe_train.resident import resident_for
+from mepipe_train.runtime import BatchHook, Clock, Runtime, progress_bars, start_run, stop
 
 PREDICTIONS = "predictions.parquet"
 METRICS = "metrics.json"
+TIMING = "timing.json"  # where a fold's wall-clock went (docs/performance.md)
+FOLD_LOCK = "fold.lock"  # held by the one process training the fold
 
 
 def fold_dir(run: Path, fold: int) -> Path:
@@ -54,6 +62,12 @@ class Plan:
     folds: dict[int, Fold]
     classes: tuple[str, ...]
     shard_of: dict[str, Path]
+
+    @property
+    def clip_count(self) -> int:
+        """How many distinct clips the run reads (every fold's train, test and macro)."""
+        keys = {i.key for f in self.folds.values() for i in f.train + f.test + f.macro}
+        return len(keys)
 
     @property
     def macro_items(self):
@@ -149,16 +163,47 @@ def train_micronet(
     )  # fmt: skip
 
 
-def run_folds(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> None:
-    """The one fold loop, of `mepipe-train loso` and of `mepipe-train mtmnet`: MacroNet
-    once where the losses need it (trained, or loaded from RUN), then for each selected
-    fold both phases and its predictions (a finished fold is skipped)."""
+def load_macro_side(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> MacroSide:
+    """MacroNet and its clips where the losses need them: trained, or loaded from RUN."""
     macro = MacroSide()
     if config.needs_macronet:
         macro.pool = load_macro_pool(config, plan)
+        if runtime.resident is not None:
+            runtime.resident.add(macro.pool)
         macro.net = train_macronet(config, runtime, plan, run, macro.pool)
-    for number in config.fold_numbers(sorted(plan.folds)):
-        run_fold(config, runtime, plan, run, number, macro)
+    return macro
+
+
+def run_folds(config: TrainConfig, runtime: Runtime, plan: Plan, run: Path) -> None:
+    """The one fold loop, of `mepipe-train loso` and of `mepipe-train mtmnet`: MacroNet
+    once where the losses need it (trained, or loaded from RUN), then for each selected
+    fold both phases and its predictions (a finished fold is skipped); with --jobs K, the
+    folds run in K processes (mepipe_train.parallel)."""
+    from mepipe_train import parallel  # it runs run_fold: imported here, not at the top
+
+    numbers = config.fold_numbers(sorted(plan.folds))
+    pending = [n for n in numbers if not (fold_dir(run, n) / PREDICTIONS).exists()]
+    jobs = parallel.job_count(config, runtime, len(pending), plan.clip_count)
+    runtime.resident = resident_for(config, runtime, plan.clip_count, jobs)
+    macro = load_macro_side(config, runtime, plan, run)
+    if jobs > 1:
+        runtime.resident = macro = None  # the workers load their own: free the device memory
+        if runtime.cuda:
+            torch.cuda.empty_cache()
+        parallel.run_in_parallel(config, runtime, plan, run, pending, jobs)
+        return
+    for number in numbers:
+        with fold_lock(runtime, run, number):
+            run_fold(config, runtime, plan, run, number, macro)
+
+
+def fold_lock(runtime: Runtime, run: Path, number: int) -> contextlib.AbstractContextManager:
+    """One process trains a fold at a time (rank 0 holds it for a torchrun group): two
+    runs on one RUN, or --jobs workers, never write the same fold's files."""
+    if not runtime.main:
+        return contextlib.nullcontext()
+    folder = fold_dir(run, number)
+    return exclusive_lock(folder / FOLD_LOCK, folder)
 
 
 def run_fold(
@@ -176,7 +221,12 @@ def run_fold(
         return
     if not fold.train:
         raise MepipeError(f"fold {number} has no training clips", config.split or config.data)
-    pool = load_pool([i.key for i in fold.train + fold.test], plan.shard_of, config.workers)
+    began, runtime.clock = time.perf_counter(), Clock()
+    with runtime.clock.part("load"):
+        pool = load_pool([i.key for i in fold.train + fold.test], plan.shard_of, config.workers)
+    if runtime.resident is not None:
+        with runtime.clock.part("decode"):
+            runtime.resident.add(pool)
     train_pool = {i.key: pool[i.key] for i in fold.train}  # the held-out subject is not in it
     test_pool = {i.key: pool[i.key] for i in fold.test}
     if config.eid:
@@ -191,9 +241,27 @@ def run_fold(
         macro.pool, folder, f"fold {number} mtmnet", phase_seed(config.seed, number, "mtmnet"),
     )  # fmt: skip
     if runtime.main:
-        table = predict(micro, runtime, fold.test, test_pool, config, number, plan.classes)
-        write_parquet(folder / PREDICTIONS, table)
+        with runtime.clock.part("predict"):
+            table = predict(micro, runtime, fold.test, test_pool, config, number, plan.classes)
+        write_timing(folder, runtime.clock, time.perf_counter() - began, runtime)
+        write_parquet(folder / PREDICTIONS, table)  # last: it marks the fold done
     runtime.barrier()
+
+
+def write_timing(folder: Path, clock: Clock, total: float, runtime: Runtime) -> None:
+    """fold-NNN/timing.json: seconds per part of the fold (load, decode, data waits, steps,
+    checkpoints, predict, other) and its total; loso_bench and docs/performance.md read it."""
+    seconds = clock.take()
+    seconds["other"] = round(total - sum(seconds.values()), 4)
+    write_json(
+        folder / TIMING,
+        {
+            "seconds": seconds,
+            "total": round(total, 4),
+            "device": str(runtime.device),
+            "data_on_device": runtime.resident is not None,
+        },
+    )
 
 
 @torch.no_grad()
@@ -222,7 +290,7 @@ def run_loso(config: TrainConfig, batch_hook: BatchHook | None = None) -> dict |
 
     Returns the metrics on rank 0 (None on other ranks).
     """
-    runtime = start(config.device, batch_hook)
+    runtime = start_run(config, batch_hook)
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)

@@ -27,10 +27,10 @@ from mepipe_train.data import (
     Item,
     PredictionDataset,
     TripletDataset,
-    epoch_loader,
 )
 from mepipe_train.models import Discriminator, EIDNet, MicroClassifier
 from mepipe_train.phase import Phase, StepFn, run_phase
+from mepipe_train.resident import epoch_batches, prediction_frames
 from mepipe_train.runtime import Runtime
 
 
@@ -57,13 +57,13 @@ def mtm_step(
     discriminator = runtime.place(Discriminator(config.expr_dim))
     trained = runtime.wrap(micro)
     trained_d = runtime.wrap(discriminator) if use("adv") else discriminator
-    optimizer = torch.optim.Adam(
+    optimizer = runtime.adam(
         [
             {"params": micro.encoder.parameters(), "lr": config.mtm_lr_encoder},
             {"params": micro.classifier.parameters(), "lr": config.mtm_lr_classifier},
         ]
     )
-    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=config.mtm_lr_discriminator)
+    optimizer_d = runtime.adam(discriminator.parameters(), lr=config.mtm_lr_discriminator)
     macro = MicroClassifier(macronet) if macronet is not None else None
     if macro is not None:
         macro.eval().requires_grad_(False)  # MacroNet is fixed
@@ -160,7 +160,7 @@ def train_mtmnet(
     )
 
     def make_loader(epoch: int):
-        return epoch_loader(dataset, epoch, seed, config, runtime.rank, runtime.world)
+        return epoch_batches(dataset, epoch, seed, config, runtime)
 
     phase = Phase(
         name="mtmnet",
@@ -187,10 +187,9 @@ def predict(
 ) -> pd.DataFrame:
     """Class probabilities of every test clip: the mean over its five expression frames."""
     micro.eval()
-    dataset = PredictionDataset(pool, items, config.image_size)
     rows = []
     by_key = {i.key: i for i in items}
-    for batch in DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers):
+    for batch in prediction_batches(runtime, items, pool, config):
         frames = batch["frames"]
         b = frames.shape[0]
         with runtime.autocast():
@@ -220,3 +219,22 @@ def predict(
             )
     micro.train()
     return pd.DataFrame(rows)
+
+
+def prediction_batches(
+    runtime: Runtime, items: Sequence[Item], pool: dict[str, ClipBytes], config: TrainConfig
+):
+    """The test clips in batches of `--batch-size` clips (5 frames each): gathered from the
+    decoded clips when the runtime holds them, else decoded by a DataLoader (in this
+    process when the fold has only a few batches: starting workers would cost more)."""
+    if runtime.resident is not None:
+        for start in range(0, len(items), config.batch_size):
+            chunk = items[start : start + config.batch_size]
+            yield {
+                "key": [i.key for i in chunk],
+                "frames": prediction_frames(chunk, runtime.resident),
+            }
+        return
+    dataset = PredictionDataset(pool, items, config.image_size)
+    workers = config.workers if len(items) > 4 * config.batch_size else 0
+    yield from DataLoader(dataset, batch_size=config.batch_size, num_workers=workers)

@@ -2,7 +2,8 @@
 checkpoints, a per-step loss log and progress bars.
 
 A phase saves `<name>.ckpt` (weights, optimiser states, random states, epochs done, log
-rows) after every epoch, atomically, and `<name>.pt` (final weights) at the end. Rerun after
+rows) every `--checkpoint-every` epochs (default 1: after every epoch but the last),
+atomically, and `<name>.pt` (final weights) at the end. Rerun after
 a crash, it loads the checkpoint and carries on with the next epoch; since every random draw
 is seeded by (seed, epoch, index), the resumed run computes what the uninterrupted one would
 have. Both files are read with `weights_only=True` (mepipe_train.checkpoint): a run folder
@@ -139,7 +140,8 @@ def check_finite(phase: Phase, epoch: int, number: int, losses: dict[str, float]
 
 
 def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepFn) -> None:
-    """Train `phase` for its epochs (or what is left of them), saving after every epoch."""
+    """Train `phase` for its epochs (or what is left of them), saving a checkpoint every
+    `runtime.checkpoint_every` epochs; the time spent goes to `runtime.clock`."""
     if load_final(phase, runtime.device):
         return
     start, rows = 0, []
@@ -156,9 +158,13 @@ def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepF
             if bars
             else None
         )
+        waited = time.perf_counter()
         for number, batch in enumerate(batches):
             began = time.perf_counter()
+            runtime.clock.add("data", began - waited)  # waiting for the loader
             losses = step(batch)  # ends in .item(): the time includes the device's work
+            seconds = time.perf_counter() - began
+            runtime.clock.add("steps", seconds)
             check_finite(phase, epoch, number, losses)
             rows.append(
                 {
@@ -166,17 +172,19 @@ def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepF
                     "epoch": epoch,
                     "step": number,
                     "samples": len(batch["key"]),
-                    "seconds": time.perf_counter() - began,
+                    "seconds": seconds,
                     **losses,
                 }
             )
             if bars:
                 shown = " ".join(f"{k}={v:.3f}" for k, v in losses.items())
                 bars.update(epoch_task, advance=1, losses=shown)
+            waited = time.perf_counter()
         if bars:
             bars.remove_task(epoch_task)
             bars.update(phase_task, advance=1)
-        if runtime.main:
+        if runtime.main and checkpoint_due(epoch + 1, phase.epochs, runtime.checkpoint_every):
+            saving = time.perf_counter()
             _save(
                 {
                     "modules": {n: m.state_dict() for n, m in phase.modules.items()},
@@ -188,14 +196,22 @@ def run_phase(phase: Phase, runtime: Runtime, make_loader: LoaderFn, step: StepF
                 phase.checkpoint,
             )
             write_bytes(phase.log, rows_to_csv(rows))
+            runtime.clock.add("checkpoint", time.perf_counter() - saving)
         runtime.barrier()
     if bars:
         bars.remove_task(phase_task)
     if runtime.main:
-        _save({n: m.state_dict() for n, m in phase.modules.items()}, phase.final)
-        write_bytes(phase.log, rows_to_csv(rows))
-        phase.checkpoint.unlink(missing_ok=True)
+        with runtime.clock.part("checkpoint"):
+            _save({n: m.state_dict() for n, m in phase.modules.items()}, phase.final)
+            write_bytes(phase.log, rows_to_csv(rows))
+            phase.checkpoint.unlink(missing_ok=True)
     runtime.barrier()
+
+
+def checkpoint_due(done: int, epochs: int, every: int) -> bool:
+    """Whether the checkpoint is saved after `done` epochs: every `every` epochs, but not
+    after the last one, where the final weights (`<name>.pt`) are saved instead."""
+    return done < epochs and done % every == 0
 
 
 def rows_to_csv(rows: list[dict]) -> bytes:

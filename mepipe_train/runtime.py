@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,9 +21,37 @@ from torch import nn
 from mepipe.errors import MepipeError
 from mepipe_train.models import IMAGENET_MEAN, IMAGENET_STD
 
+if TYPE_CHECKING:
+    from mepipe_train.config import TrainConfig
+
 # Called with (phase, keys of every clip in a training batch): tests use it to prove that
 # no held-out key ever reaches training.
 BatchHook = Callable[[str, list[str]], None]
+
+
+@dataclass
+class Clock:
+    """Seconds per part of a fold's work (load, decode, data, steps, checkpoint, predict):
+    where the wall-clock goes, written to fold-NNN/timing.json (docs/performance.md)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, part: str, seconds: float) -> None:
+        self.seconds[part] = self.seconds.get(part, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - began)
+
+    def take(self) -> dict[str, float]:
+        """The seconds so far, rounded, and a fresh start."""
+        taken = {k: round(v, 4) for k, v in self.seconds.items()}
+        self.seconds = {}
+        return taken
 
 
 @dataclass
@@ -30,7 +60,12 @@ class Runtime:
     rank: int = 0
     world: int = 1
     batch_hook: BatchHook | None = None
-    progress: Progress | None = field(default=None, repr=False)
+    progress: Any = field(default=None, repr=False)  # rich Progress, or a fold's proxy of it
+    checkpoint_every: int = 1  # epochs between resumable checkpoints (mepipe_train.phase)
+    compile: bool = False  # torch.compile the placed networks
+    # Decoded clips on the device (mepipe_train.resident), or None: batches are streamed.
+    resident: Any = field(default=None, repr=False)
+    clock: Clock = field(default_factory=Clock, repr=False)
 
     @property
     def cuda(self) -> bool:
@@ -60,7 +95,18 @@ class Runtime:
 
     def place(self, module: nn.Module) -> nn.Module:
         module = module.to(self.device)
-        return module.to(memory_format=torch.channels_last) if self.cuda else module
+        if self.cuda:
+            module = module.to(memory_format=torch.channels_last)
+        if self.compile:
+            compile_convolutions(module)
+        return module
+
+    def adam(self, groups: Any, **options: Any) -> torch.optim.Adam:
+        """Adam as training uses it; with --compile on CUDA the fused kernel (one launch for
+        all parameters; its rounding differs from the default's within float noise)."""
+        if self.compile and self.cuda:
+            options["fused"] = True
+        return torch.optim.Adam(groups, **options)
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """DistributedDataParallel under torchrun, the module itself otherwise."""
@@ -83,6 +129,15 @@ class Runtime:
             self.batch_hook(phase, [k for k in keys if k])
 
 
+def compile_convolutions(module: nn.Module) -> None:
+    """torch.compile the convolutional parts of a network (EIDNet's encoder and decoder),
+    in place, so the state_dict keys (and checkpoints) stay the same, and every wrapper
+    that calls them (MicroClassifier, DDP) runs the compiled code."""
+    for child in module.children():
+        if any(isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in child.modules()):
+            child.compile()
+
+
 def pick_device(name: str) -> torch.device:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
@@ -102,6 +157,14 @@ def start(device: str, batch_hook: BatchHook | None = None) -> Runtime:
             torch.cuda.set_device(dev)
         torch.distributed.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return Runtime(device=dev, rank=rank, world=world, batch_hook=batch_hook)
+
+
+def start_run(config: TrainConfig, batch_hook: BatchHook | None = None) -> Runtime:
+    """`start` with the execution options of `config` (checkpoint interval, compile)."""
+    runtime = start(config.device, batch_hook)
+    runtime.checkpoint_every = config.checkpoint_every
+    runtime.compile = config.compile
+    return runtime
 
 
 def stop(runtime: Runtime) -> None:

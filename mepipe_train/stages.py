@@ -16,7 +16,7 @@ from mepipe_train.loso import (
     train_macronet,
     train_micronet,
 )
-from mepipe_train.runtime import progress_bars, start, stop
+from mepipe_train.runtime import progress_bars, start_run, stop
 
 
 def refuse_flow_model(config: TrainConfig) -> None:
@@ -32,7 +32,7 @@ def refuse_flow_model(config: TrainConfig) -> None:
 def pretrain(config: TrainConfig, role: str) -> None:
     """Phase 1 for MacroNet (`macro`) or for the MicroNet of each selected fold (`micro`)."""
     refuse_flow_model(config)
-    runtime = start(config.device)
+    runtime = start_run(config)
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)
@@ -54,7 +54,7 @@ def finetune(config: TrainConfig) -> dict | None:
     """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already, and
     the fold loop of `loso` (run_folds) loads it from there instead of training it."""
     refuse_flow_model(config)
-    runtime = start(config.device)
+    runtime = start_run(config)
     try:
         run = prepare_run(config, runtime)
         plan = make_plan(config)

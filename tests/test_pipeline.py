@@ -26,6 +26,7 @@ def demo(tmp_path_factory) -> tuple[Path, dict]:
     result = CliRunner().invoke(train_main, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "5. contact sheets" in result.output and "UF1" in result.output
+    assert "7. final model on all subjects" in result.output and "mepipe predict:" in result.output
     # the command layer prints each database's alignment timings (mepipe.cli.ingest)
     assert "clips aligned in" in result.output and "ms / clip" in result.output
     split = out / "splits" / "cde_loso.parquet"
@@ -167,3 +168,21 @@ def test_check_protocol_against_a_list_in_the_official_format(demo, tmp_path: Pa
     assert (
         clip.replace("s0", "s", 1) in result.output if database == "smic" else clip in result.output
     )
+
+
+def test_demo_ends_with_a_final_model_and_predict_on_a_demo_video(demo):
+    """`final` on all subjects, then `predict` on the demo video with that model: the
+    injected micro-expression is spotted and classified (mepipe.demo.video)."""
+    from mepipe.contract.model import read_model_card
+    from mepipe.demo.video import DEMO_EVENTS
+
+    out, _ = demo
+    final = out / "run" / "final"
+    card = read_model_card(final / "model")
+    assert card.classes == ("negative", "positive", "surprise") and card.image_size == 64
+    assert card.crop_size == 224  # the demo data's ingest size, used to align the video
+    table = pd.read_csv(final / "predict" / "intervals.csv")
+    micro = table[table.kind == "micro"]
+    assert len(micro) == 1 and abs(int(micro.apex_frame.iloc[0]) - DEMO_EVENTS[0].apex) <= 2
+    assert set(table["class"]) <= set(card.classes)
+    assert (final / "predict" / "timeline.png").exists()

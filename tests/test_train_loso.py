@@ -209,6 +209,9 @@ def test_demo_command_runs_two_folds_of_two_databases(data, tmp_path):
     assert "UF1" in result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics["scores"]) == {"all", "casme2", "smic"} and len(metrics["folds"]) == 2
+    # then a final model on all subjects and `predict` on the demo video (mepipe_train.demo)
+    assert (tmp_path / "final" / "model" / "model.json").exists()
+    assert (tmp_path / "final" / "predict" / "intervals.csv").exists()
 
 
 def test_phase_by_phase_gives_the_loso_run(data, reference, tmp_path):

@@ -19,6 +19,7 @@ def _register() -> None:
     from mepipe.cli.check_protocol import check_protocol_command
     from mepipe.cli.demo import demo_command, demo_data_command
     from mepipe.cli.ingest import ingest_command
+    from mepipe.cli.predict import predict_command
     from mepipe.cli.show import show_command
     from mepipe.cli.split import split_group
     from mepipe.cli.stats import stats_command
@@ -31,6 +32,7 @@ def _register() -> None:
         check_protocol_command,
         verify_command,
         show_command,
+        predict_command,
         demo_data_command,
         demo_command,
     ):
