@@ -23,6 +23,8 @@ DEVICES = ("auto", "cpu", "cuda")
 SELECTIONS = ("fixed", "inner-loso")
 LIR_CLASSIFIERS = ("micro", "macro")
 REC_LOSSES = ("rms", "l2")
+# EIDNet/MTMNet (the default) or a flow-based reference model (mepipe_train.flownets).
+MODELS = ("eidnet", "ststnet", "offapexnet")
 CONFIG_FILE = "config.json"
 
 # Fields that describe where and how fast a run executes, not what it computes: a resumed
@@ -64,6 +66,9 @@ class TrainConfig:
     split: str = _opt("", "split parquet (docs/splits.md); empty: mepipe.split.loso_split")
     folds: str = _opt("", "folds to run, e.g. '0,5-9' (empty: all); lets a scheduler fan out")
     # Method
+    model: str = _opt(
+        "eidnet", "eidnet (EIDNet/MTMNet), ststnet or offapexnet (on optical flow members)"
+    )
     losses: tuple[str, ...] = _opt(
         LOSS_NAMES, "MTMNet losses, any subset of cls,tri,adv,lir with cls"
     )
@@ -97,6 +102,17 @@ class TrainConfig:
     backbone: str = _opt("resnet18", "encoder trunk: resnet18 or resnet34")
     weights: str = _opt(
         "imagenet", "backbone init: imagenet (torchvision cache), a .pth PATH, or none"
+    )
+    flow_epochs: int = _opt(
+        0, "epochs of --model ststnet/offapexnet per fold (0: the model's paper value)", low=0
+    )
+    flow_lr: float = _opt(
+        0.0,
+        "Adam learning rate of --model ststnet/offapexnet (0: the model's paper value)",
+        low=0.0,
+    )
+    flow_batch_size: int = _opt(
+        0, "batch size of --model ststnet/offapexnet (0: the model's paper value)", low=0
     )
     seed: int = _opt(0, "random seed; the same seed gives the same metrics on CPU", low=0)
     # Evaluation and faithfulness (docs/training.md, Honest evaluation)
@@ -160,6 +176,8 @@ class TrainConfig:
             )
         if self.backbone not in BACKBONES:
             raise OptionError(f"--backbone must be one of {', '.join(BACKBONES)}")
+        if self.model not in MODELS:
+            raise OptionError(f"--model must be one of {', '.join(MODELS)}, got {self.model}")
         if self.device not in DEVICES:
             raise OptionError(f"--device must be one of {', '.join(DEVICES)}")
         for name, allowed in (
@@ -205,8 +223,9 @@ class TrainConfig:
 
     @property
     def needs_macronet(self) -> bool:
-        """MacroNet only guides tri/adv/lir; a cls-only run never touches macro data."""
-        return any(loss in self.losses for loss in ("tri", "adv", "lir"))
+        """MacroNet only guides tri/adv/lir; a cls-only run never touches macro data, nor
+        does a flow model (it trains on the micro training subjects only, like its paper)."""
+        return self.model == "eidnet" and any(loss in self.losses for loss in ("tri", "adv", "lir"))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

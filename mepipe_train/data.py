@@ -20,9 +20,10 @@ subjects + macro), so nothing of the held-out subject can reach a training batch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,7 +33,15 @@ import webdataset as wds
 from torch.utils.data import DataLoader, Dataset
 
 from mepipe.contract.manifest import ClipStatus, manifest_path, read_manifest
-from mepipe.contract.sample import EXPRESSIONS, IMAGE_FORMATS, NEUTRAL
+from mepipe.contract.sample import (
+    ARRAY_EXT,
+    EXPRESSIONS,
+    FLOW,
+    IMAGE_FORMATS,
+    NEUTRAL,
+    STRAIN,
+    decode_array,
+)
 from mepipe.errors import MepipeError
 from mepipe.shards.index import INDEX_NAME, ShardEntry, read_index, sha256_of
 from mepipe_train.config import TrainConfig
@@ -173,9 +182,13 @@ def check_shards(paths: Sequence[Path]) -> None:
 
 
 def load_pool(
-    keys: Iterable[str], shard_of: dict[str, Path], workers: int = 0
+    keys: Iterable[str],
+    shard_of: dict[str, Path],
+    workers: int = 0,
+    convert: Callable[[dict], tuple[str, Any]] = _to_clip,
 ) -> dict[str, ClipBytes]:
-    """Stream the shards holding `keys` and keep those samples' encoded images.
+    """Stream the shards holding `keys` and keep those samples' encoded images (or what
+    `convert` makes of each sample: `load_flow_pool` keeps the flow members).
 
     Every shard is first checked against its index (`check_shards`), on every rank, so
     all ranks refuse damaged data alike.
@@ -205,7 +218,7 @@ def load_pool(
             empty_check=False,
         )
         .select(_KeyFilter(wanted))
-        .map(_to_clip)
+        .map(convert)
     )
     loader = DataLoader(dataset, batch_size=None, num_workers=workers)
     pool = dict(loader)
@@ -219,6 +232,65 @@ def load_pool(
             f"sample {absent[0]} is not in its shard (and {len(absent) - 1} more)",
             shard_of[absent[0]],
         )
+    return pool
+
+
+# Flow models (mepipe_train.flownets) read the flow members instead of the images.
+FLOW_CHANNELS = ("u", "v", "strain")  # what a flow pool holds per clip, in this order
+NO_FLOW = "no flow"
+
+
+def _to_flow_clip(sample: dict) -> tuple[str, np.ndarray | str]:
+    """A sample -> (key, its (3, 28, 28) u, v, strain input), or (key, what is wrong).
+
+    Runs in DataLoader workers, so a problem is returned, not raised: load_flow_pool
+    raises it in the main process as one line."""
+    from mepipe_train.flownets import flow_input
+
+    key = sample["__key__"]
+    members = (f"{FLOW}.{ARRAY_EXT}", f"{STRAIN}.{ARRAY_EXT}")
+    if any(m not in sample for m in members):
+        return key, NO_FLOW
+    try:
+        flow = decode_array(sample[members[0]], name=f"{key}.{members[0]}")
+        size = flow.shape[-1]
+        if flow.shape != (2, size, size):
+            return key, f"{key}.{members[0]} has shape {flow.shape}, expected (2, S, S)"
+        strain = decode_array(sample[members[1]], (size, size), name=f"{key}.{members[1]}")
+    except MepipeError as exc:
+        return key, f"{exc.path}: {exc.message}"
+    if not (np.isfinite(flow).all() and np.isfinite(strain).all()):
+        return key, f"sample {key}: its flow or strain holds NaN or infinite values"
+    return key, flow_input(flow, strain, FLOW_CHANNELS)
+
+
+def flow_ingest_line(database: str) -> str:
+    """The command that writes the flow members the flow models read (docs/shards.md)."""
+    return f"mepipe ingest {database} RAW --out DATA --flow tvl1"
+
+
+def load_flow_pool(
+    keys: Iterable[str], shard_of: dict[str, Path], workers: int = 0
+) -> dict[str, np.ndarray]:
+    """The flow models' inputs of `keys`: (3, 28, 28) float32 u, v, strain per clip
+    (mepipe_train.flownets.flow_input), streamed and checked like `load_pool`.
+
+    Shards written without `--flow` are refused with one line naming the database's shard
+    folder and the ingest option that adds the flow."""
+    pool = load_pool(keys, shard_of, workers, convert=_to_flow_clip)
+    problems = sorted(k for k, v in pool.items() if isinstance(v, str))
+    if problems:
+        key = problems[0]
+        shards = shard_of[key].parent
+        if pool[key] == NO_FLOW:
+            database = shards.parent.name
+            raise MepipeError(
+                f"the {database} shards hold no optical flow (sample {key} has no "
+                f"{FLOW}.{ARRAY_EXT}); the flow models read it: re-ingest with "
+                f"`{flow_ingest_line(database)}`",
+                shards,
+            )
+        raise MepipeError(f"{pool[key]}; {VERIFY}", shard_of[key])
     return pool
 
 

@@ -216,7 +216,12 @@ def fold_lock(runtime: Runtime, run: Path, number: int) -> contextlib.AbstractCo
 def run_fold(
     config: TrainConfig, runtime: Runtime, plan: Plan, run: Path, number: int, macro: MacroSide
 ) -> None:
-    """Both phases of one fold, then its predictions (skipped when already done)."""
+    """Both phases of one fold, then its predictions (skipped when already done).
+    A flow model (`--model ststnet|offapexnet`) trains its fold in mepipe_train.flowfold."""
+    if config.model != "eidnet":
+        from mepipe_train.flowfold import run_flow_fold
+
+        return run_flow_fold(config, runtime, plan, run, number)
     fold = plan.folds[number]
     folder = fold_dir(run, number)
     if (folder / PREDICTIONS).exists():

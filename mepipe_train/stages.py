@@ -28,9 +28,20 @@ def refuse_seeds(config: TrainConfig) -> None:
         )
 
 
+def refuse_flow_model(config: TrainConfig) -> None:
+    """The flow models (--model ststnet|offapexnet) have one phase: `mepipe-train loso`."""
+    if config.model != "eidnet":
+        raise MepipeError(
+            f"--model {config.model} trains in one phase per fold: run "
+            f"`mepipe-train loso --model {config.model} ...` (eidnet and mtmnet are "
+            "EIDNet/MTMNet's phases)"
+        )
+
+
 def pretrain(config: TrainConfig, role: str) -> None:
     """Phase 1 for MacroNet (`macro`) or for the MicroNet of each selected fold (`micro`)."""
     refuse_seeds(config)
+    refuse_flow_model(config)
     runtime = start_run(config)
     try:
         run = prepare_run(config, runtime)
@@ -53,6 +64,7 @@ def finetune(config: TrainConfig) -> dict | None:
     """Phase 2 and predictions for each selected fold; phase 1 must be in RUN already, and
     the fold loop of `loso` (run_folds) loads it from there instead of training it."""
     refuse_seeds(config)
+    refuse_flow_model(config)
     runtime = start_run(config)
     try:
         run = prepare_run(config, runtime)

@@ -20,8 +20,19 @@ import pandas as pd
 
 from mepipe.atomic import write_parquet
 from mepipe.contract.manifest import ClipStatus, manifest_path
-from mepipe.contract.sample import EXPRESSIONS, NEUTRAL, member_names, shard_writer, write_sample
+from mepipe.contract.sample import (
+    EXPRESSIONS,
+    FLOW,
+    MAGNITUDE,
+    NEUTRAL,
+    ONSET_APEX,
+    STRAIN,
+    member_names,
+    shard_writer,
+    write_sample,
+)
 from mepipe.demo.face import Look, render_clip
+from mepipe.flow import FlowOptions, flow_fields
 from mepipe.protocols import database_info, load_scheme
 from mepipe.records import clip_key
 from mepipe.shards.index import ShardEntry, ShardIndex, sha256_of, write_index
@@ -48,6 +59,7 @@ SUBJECT_NAMES = {
 FRAMES = 9  # rendered per clip: neutral first, apex in the middle
 EXPRESSION = range(2, 7)  # the five frames centred on the apex (frame 4)
 FORMAT = "jpg"
+SYNTHETIC_FLOW = FlowOptions(flow="tvl1")
 
 
 @dataclass
@@ -59,6 +71,8 @@ class SyntheticSpec:
     micro_amplitude: float = 0.03  # landmark displacement at the apex, fraction of the size
     macro_amplitude: float = 0.12
     protocol: str = "cde"
+    # Write the onset->apex flow members (as `mepipe ingest --flow`) for the flow models.
+    flow: bool = False
 
 
 def _jpeg(image: np.ndarray) -> bytes:
@@ -69,12 +83,20 @@ def _jpeg(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
+def _flow_arrays(neutral: np.ndarray, apex: np.ndarray) -> dict[str, np.ndarray]:
+    """Onset->apex flow members of a rendered clip (docs/shards.md), computed as `mepipe
+    ingest --flow tvl1` computes them (mepipe.flow). The rendered motion depends on the
+    label, so the flow does too; the trainer's tests then need no mediapipe and no ingest."""
+    fields = flow_fields(neutral, apex, SYNTHETIC_FLOW)
+    return {FLOW: fields.flow, STRAIN: fields.strain, MAGNITUDE: fields.magnitude}
+
+
 def _index_entry(path: Path, subject: str, samples: list) -> ShardEntry:
     """The shard's index.json entry, as `mepipe ingest` writes it (the trainer checks it)."""
     return ShardEntry(
         name=path.name,
         subject=subject,
-        keys=[key for key, _, _ in samples],
+        keys=[sample[0] for sample in samples],
         sha256=sha256_of(path),
         bytes=path.stat().st_size,
         inputs="synthetic",
@@ -87,6 +109,7 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
     data_dir = Path(data_dir)
     scheme = load_scheme(spec.protocol)
     look_index = 0
+    pairs = (ONSET_APEX,) if spec.flow else ()
     for database, subjects in {**spec.micro, **spec.macro}.items():
         kind = database_info(database)["kind"]
         amplitude = (spec.micro_amplitude if kind == "micro" else spec.macro_amplitude) * spec.size
@@ -114,7 +137,8 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                 images = {f"{NEUTRAL}.{FORMAT}": _jpeg(frames[0])}
                 for member, f in zip(EXPRESSIONS, EXPRESSION, strict=True):
                     images[f"{member}.{FORMAT}"] = _jpeg(frames[f])
-                samples.append((key, images, record))
+                arrays = _flow_arrays(frames[0], frames[FRAMES // 2]) if spec.flow else {}
+                samples.append((key, images, record, arrays))
                 manifest_rows.append(
                     {
                         **{
@@ -129,16 +153,17 @@ def build(data_dir: str | Path, spec: SyntheticSpec | None = None) -> Path:
                         "status": ClipStatus.OK,
                         "reason": None,
                         "shard": shard,
-                        "members": member_names(key, FORMAT),
+                        "members": member_names(key, FORMAT, pairs),
                         f"label_{spec.protocol}": mapped,
                         f"excluded_{spec.protocol}": reason,
                     }  # fmt: skip
                 )
             with shard_writer(data_dir / database / shard) as tar:
-                for key, images, record in samples:
-                    write_sample(tar, key, images, record, FORMAT)
+                for key, images, record, arrays in samples:
+                    write_sample(tar, key, images, record, FORMAT, arrays)
             entries.append(_index_entry(data_dir / database / shard, subject, samples))
-        options = ShardOptions(size=spec.size).to_json()
+        flow = SYNTHETIC_FLOW if spec.flow else FlowOptions()
+        options = ShardOptions(size=spec.size, optical_flow=flow).to_json()
         write_index(data_dir / database / "shards", ShardIndex(database, options, entries))
         write_parquet(manifest_path(data_dir, database), pd.DataFrame(manifest_rows))
     path = data_dir / "split.parquet"
