@@ -193,6 +193,11 @@ class TrainConfig:
         _ = self.seed_list  # reading it checks --seeds
         if self.data_on_device not in RESIDENT_CHOICES:
             raise OptionError(f"--data-on-device must be one of {', '.join(RESIDENT_CHOICES)}")
+        if self.model != "eidnet" and self.data_on_device == "on":
+            raise OptionError(
+                f"--data-on-device on is for --model eidnet (decoded face images); "
+                f"--model {self.model} already holds its 28x28 flow inputs in memory"
+            )
         if self.jobs != "auto" and not (self.jobs.isdigit() and int(self.jobs) >= 1):
             raise OptionError(f"--jobs must be a number >= 1 or auto, got {self.jobs!r}")
         if self.image_size % 32:

@@ -28,6 +28,7 @@ from mepipe.atomic import write_json, write_parquet
 from mepipe.contract.split_table import read_split
 from mepipe.errors import MepipeError, one_line
 from mepipe_train.config import TrainConfig
+from mepipe_train.flowfold import trained_epochs
 from mepipe_train.heldout import HELDOUT
 from mepipe_train.metrics import metrics_by_database, scores
 from mepipe_train.selection import SELECTION, read_selection
@@ -124,7 +125,7 @@ def run_results(run: Path, config: TrainConfig, fixed: pd.DataFrame, n_classes: 
         "expected_folds": len(expected) if expected is not None else None,
         "missing_folds": sorted(set(expected) - set(finished)) if expected is not None else [],
         "results": {FIXED: {"label": LABELS[FIXED], "scores": metrics_by_database(fixed, n_classes),
-                            "epochs": config.epochs}},
+                            "epochs": trained_epochs(config)}},
     }  # fmt: skip
     parts = []
     for fold in finished:
@@ -132,7 +133,7 @@ def run_results(run: Path, config: TrainConfig, fixed: pd.DataFrame, n_classes: 
         if path.exists():
             parts.append(read_by_epoch(path, n_classes))
     complete = [
-        p for p in parts if p["epoch"].nunique() == config.epochs
+        p for p in parts if p["epoch"].nunique() == trained_epochs(config)
     ]  # a fold trained before the diagnostics existed has none
     no_diagnostics = sorted(set(finished) - {int(p["fold"].iloc[0]) for p in complete if len(p)})
     out["folds_without_diagnostics"] = no_diagnostics

@@ -34,7 +34,7 @@ from mepipe.contract.model import (
     read_model_card,
     write_model_card,
 )
-from mepipe.errors import MepipeError, one_line
+from mepipe.errors import MepipeError, OptionError, one_line
 from mepipe.shards.index import INDEX_NAME, read_index, sha256_of
 from mepipe_train.checkpoint import load_weights
 from mepipe_train.config import RUNTIME_FIELDS, TrainConfig
@@ -102,6 +102,11 @@ def train_final(config: TrainConfig) -> Path:
         raise MepipeError("--out MODEL is required")
     if not config.data:
         raise MepipeError("--data DATA is required (the data dir of `mepipe ingest`)")
+    if config.model != "eidnet":  # the model card and mepipe predict's classifier are MTMNet's
+        raise OptionError(
+            f"`mepipe-train final` trains EIDNet/MTMNet only (what `mepipe predict` runs); "
+            f"--model {config.model} is for `mepipe-train loso`"
+        )
     # The data is checked before MODEL gets its first file.
     plan = make_plan(config)
     items = all_micro_items(plan)

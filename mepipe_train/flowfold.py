@@ -8,14 +8,19 @@ progress bars, non-finite losses stopped), DDP through `mepipe_train.runtime`, a
 `fold-NNN/predictions.parquet` that `loso.evaluate` pools into metrics.json and confusion.png.
 
 Files of a fold: `fold-NNN/<model>.pt` (weights; `<model>.ckpt` while training),
-`fold-NNN/<model>-log.csv`, `fold-NNN/predictions.parquet`. The model trains on the fold's
+`fold-NNN/<model>-log.csv`, `fold-NNN/heldout_by_epoch.parquet` (the held-out clips after
+every epoch: the oracle and the report's curve, mepipe_train.heldout), `fold-NNN/timing.json`,
+under --select inner-loso `fold-NNN/inner_selection.json` and `fold-NNN/inner/`
+(mepipe_train.selection), and `fold-NNN/predictions.parquet`, written last. The model trains on the fold's
 micro training clips only (no macro data, no MacroNet), like its paper.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,8 +36,11 @@ from mepipe_train.config import TrainConfig
 from mepipe_train.data import FLOW_CHANNELS, Item, epoch_order, load_flow_pool
 from mepipe_train.eidnet import phase_seed
 from mepipe_train.flownets import SETTINGS, new_flow_net
+from mepipe_train.heldout import HELDOUT, INNER_VAL, EpochPredictions
 from mepipe_train.phase import Phase, run_phase
-from mepipe_train.runtime import Runtime
+from mepipe_train.predictions import prediction_table
+from mepipe_train.runtime import Clock, Runtime
+from mepipe_train.selection import InnerTrainer, select_epoch
 
 if TYPE_CHECKING:
     from mepipe_train.loso import Plan
@@ -60,6 +68,17 @@ def flow_run(config: TrainConfig) -> FlowRun:
     )
 
 
+def trained_epochs(config: TrainConfig) -> int:
+    """How many epochs a fold's model trains: --epochs for MTMNet, the flow model's own
+    (paper's or --flow-epochs) otherwise; the per-epoch files hold that many epochs."""
+    return flow_run(config).epochs if config.model != "eidnet" else config.epochs
+
+
+def model_title(config: TrainConfig) -> str:
+    """The name of the fold's trained network, as the report writes it."""
+    return {"ststnet": "STSTNet", "offapexnet": "OFF-ApexNet"}.get(config.model, "MTMNet")
+
+
 class FlowDataset(Dataset):
     """The 28x28 inputs of some clips (already in memory: a few KB each) and their labels."""
 
@@ -80,9 +99,11 @@ class FlowDataset(Dataset):
 def run_flow_fold(
     config: TrainConfig, runtime: Runtime, plan: Plan, run: Path, number: int
 ) -> None:
-    """Train the flow model of fold `number` on its micro training clips, then predict the
-    held-out clips (skipped when the fold's predictions exist already)."""
-    from mepipe_train.loso import PREDICTIONS, fold_dir
+    """Train the flow model of fold `number` on its micro training clips (after choosing its
+    epoch on them under --select inner-loso), predicting the held-out clips after every
+    epoch (heldout_by_epoch.parquet) and at the end (predictions.parquet, written last);
+    skipped when the fold's predictions exist already."""
+    from mepipe_train.loso import PREDICTIONS, fold_dir, write_timing
 
     fold = plan.folds[number]
     folder = fold_dir(run, number)
@@ -91,14 +112,55 @@ def run_flow_fold(
     if not fold.train:
         raise MepipeError(f"fold {number} has no training clips", config.split or config.data)
     settings = flow_run(config)
-    pool = load_flow_pool([i.key for i in fold.train + fold.test], plan.shard_of, config.workers)
-    seed = phase_seed(config.seed, number, settings.model)
+    began, runtime.clock = time.perf_counter(), Clock()
+    with runtime.clock.part("load"):
+        pool = load_flow_pool(
+            [i.key for i in fold.train + fold.test], plan.shard_of, config.workers
+        )
+    train_pool = {i.key: pool[i.key] for i in fold.train}  # the held-out subject is not in it
+    if config.select == "inner-loso":
+        inner = flow_inner_trainer(config, runtime, number, plan.classes, train_pool)
+        select_epoch(config, runtime, fold, plan.classes, folder, inner)
+    test = FlowDataset(pool, fold.test, settings.channels)
+    # diagnostics: given the held-out clips only after each epoch's weights exist
+    diagnostics = EpochPredictions(
+        folder / HELDOUT,
+        partial(predict_flow, runtime=runtime, test=test, fold=number, classes=plan.classes),
+        settings.model,
+    )
+    net = train_flow(
+        config, runtime, fold.train, train_pool, len(plan.classes), folder,
+        f"fold {number} {settings.model}", phase_seed(config.seed, number, settings.model),
+        diagnostics,
+    )  # fmt: skip
+    if runtime.main:
+        with runtime.clock.part("predict"):
+            table = predict_flow(net, runtime, test, number, plan.classes)
+        write_timing(folder, runtime.clock, time.perf_counter() - began, runtime)
+        write_parquet(folder / PREDICTIONS, table)  # last: it marks the fold done
+    runtime.barrier()
+
+
+def train_flow(
+    config: TrainConfig,
+    runtime: Runtime,
+    items: Sequence[Item],
+    pool: dict[str, np.ndarray],
+    n_classes: int,
+    folder: Path,
+    label: str,
+    seed: int,
+    after_epoch: EpochPredictions | None = None,
+) -> torch.nn.Module:
+    """One phase of the flow model on `items` into `folder/<model>.pt` (resumed from its
+    checkpoint, or loaded when done: mepipe_train.phase.run_phase); `after_epoch` sees the
+    weights of every epoch. Returns the trained (unwrapped) network."""
+    settings = flow_run(config)
     torch.manual_seed(seed)
-    net = runtime.place(new_flow_net(settings.model, len(plan.classes)))
+    net = runtime.place(new_flow_net(settings.model, n_classes))
     trained = runtime.wrap(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    dataset = FlowDataset(pool, fold.train, settings.channels)
-    label = f"fold {number} {settings.model}"
+    dataset = FlowDataset(pool, items, settings.channels)
 
     def make_loader(epoch: int) -> DataLoader:
         limit = config.max_steps * settings.batch_size
@@ -125,47 +187,51 @@ def run_flow_fold(
         optimizers={"net": optimizer},
     )
     net.train()
-    run_phase(phase, runtime, make_loader, step)
-    if runtime.main:
-        test = FlowDataset(pool, fold.test, settings.channels)
-        table = predict_flow(net, runtime, test, number, plan.classes)
-        write_parquet(folder / PREDICTIONS, table)
-    runtime.barrier()
+    hook = (lambda epoch: after_epoch(net, epoch)) if after_epoch is not None else None
+    run_phase(phase, runtime, make_loader, step, hook)
+    return net
+
+
+def flow_inner_trainer(
+    config: TrainConfig,
+    runtime: Runtime,
+    number: int,
+    classes: Sequence[str],
+    train_pool: dict[str, np.ndarray],
+) -> InnerTrainer:
+    """The inner folds of a flow model (--select inner-loso): its one phase on the inner
+    training items, predicting the inner validation items after every epoch."""
+    model = flow_run(config).model
+
+    def train_inner(j: int, inner: Path, train: list[Item], val: list[Item], name: str) -> None:
+        channels = flow_run(config).channels
+        writer = EpochPredictions(
+            inner / INNER_VAL,
+            partial(predict_flow, runtime=runtime, test=FlowDataset(train_pool, val, channels),
+                    fold=number, classes=classes),
+            model,
+        )  # fmt: skip
+        seed = phase_seed(config.seed, number, f"inner {j} {model}")
+        train_flow(
+            config, runtime, train, train_pool, len(classes), inner, f"{name} {model}", seed,
+            writer,
+        )  # fmt: skip
+
+    return train_inner
 
 
 @torch.no_grad()
 def predict_flow(
     net: torch.nn.Module, runtime: Runtime, test: FlowDataset, fold: int, classes: Sequence[str]
 ) -> pd.DataFrame:
-    """Class probabilities of every held-out clip, in the columns mtmnet.predict writes."""
+    """Class probabilities of every clip of `test` (the columns of every model's predictions:
+    mepipe_train.predictions.prediction_table)."""
     net.eval()
-    rows = []
-    by_key = {i.key: i for i in test.items}
-    for batch in DataLoader(test, batch_size=256):
+    parts = []
+    for batch in DataLoader(test, batch_size=256):  # in item order: no shuffling
         with runtime.autocast():
             logits = net(batch["x"].to(runtime.device))
-        probs = logits.float().softmax(1).cpu().numpy()
-        if not np.isfinite(probs).all():  # diverged weights must not read as class 0
-            key = batch["key"][int(np.argmax(~np.isfinite(probs).all(1)))]
-            raise MepipeError(
-                f"fold {fold}: the trained network gives non-finite class probabilities "
-                f"(clip {key}); lower --flow-lr"
-            )
-        for key, p in zip(batch["key"], probs, strict=True):
-            item = by_key[key]
-            pred = int(np.argmax(p))
-            rows.append(
-                {
-                    "key": item.key,
-                    "fold": fold,
-                    "database": item.database,
-                    "subject": item.subject,
-                    "true_label": classes[item.label],
-                    "true_index": item.label,
-                    "pred_label": classes[pred],
-                    "pred_index": pred,
-                    **{f"prob_{c}": float(p[i]) for i, c in enumerate(classes)},
-                }
-            )
+        parts.append(logits.float().softmax(1).cpu().numpy())
     net.train()
-    return pd.DataFrame(rows)
+    probs = np.concatenate(parts) if parts else np.zeros((0, len(classes)))
+    return prediction_table(test.items, probs, fold, classes, "lower --flow-lr")

@@ -1,6 +1,9 @@
-"""Predictions after every MTMNet epoch, for diagnostics and for the report only.
+"""Predictions after every epoch of a fold's model (MTMNet, STSTNet, OFF-ApexNet), for
+diagnostics, the oracle and the report only.
 
-`EpochPredictions` is the `after_epoch` callback of `mtmnet.train_mtmnet`. For a LOSO fold
+`EpochPredictions` is the `after_epoch` callback of `mtmnet.train_mtmnet` and of
+`flowfold.train_flow`; it is given the model's predict function (`mtmnet.predict` or
+`flowfold.predict_flow`, bound to the clips to predict). For a LOSO fold
 it is given the held-out clips and writes `fold-NNN/heldout_by_epoch.parquet`; for an inner
 fold of `--select inner-loso` it is given that inner fold's validation subjects (all on the
 outer fold's training side) and writes `inner_val_by_epoch.parquet`.
@@ -13,44 +16,32 @@ and nothing in training or in the choice of an epoch reads the held-out file: on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+from torch import nn
 
 from mepipe.atomic import write_parquet
 from mepipe.errors import MepipeError, one_line
-from mepipe_train.config import TrainConfig
-from mepipe_train.data import ClipBytes, Item
-from mepipe_train.models import MicroClassifier
-from mepipe_train.mtmnet import predict
-from mepipe_train.runtime import Runtime
 
 HELDOUT = "heldout_by_epoch.parquet"
 INNER_VAL = "inner_val_by_epoch.parquet"
 
+# The model's predictions of the clips the writer is for (their rows: mepipe_train.predictions).
+PredictFn = Callable[[nn.Module], pd.DataFrame]
+
 
 class EpochPredictions:
-    """Appends the predictions of `items` after each epoch (column `epoch`, 0-based) to one
-    parquet file, rewritten atomically; rows of an epoch done again (resume) are replaced."""
+    """Appends the predictions of `predict(model)` after each epoch (column `epoch`, 0-based)
+    to one parquet file, rewritten atomically; rows of an epoch done again (resume) are
+    replaced. `phase` (e.g. mtmnet, ststnet) names the checkpoint to delete if it is damaged."""
 
-    def __init__(
-        self,
-        path: Path,
-        runtime: Runtime,
-        items: Sequence[Item],
-        pool: dict[str, ClipBytes],
-        config: TrainConfig,
-        fold: int,
-        classes: Sequence[str],
-    ):
-        self.path, self.runtime, self.items, self.pool = path, runtime, items, pool
-        self.config, self.fold, self.classes = config, fold, classes
+    def __init__(self, path: Path, predict: PredictFn, phase: str):
+        self.path, self.predict, self.phase = path, predict, phase
 
-    def __call__(self, micro: MicroClassifier, epoch: int) -> None:
-        table = predict(
-            micro, self.runtime, self.items, self.pool, self.config, self.fold, self.classes
-        )
+    def __call__(self, model: nn.Module, epoch: int) -> None:
+        table = self.predict(model)
         table.insert(0, "epoch", epoch)
         if self.path.exists():
             try:
@@ -58,7 +49,7 @@ class EpochPredictions:
             except Exception as exc:  # pyarrow raises many types for a damaged file
                 raise MepipeError(
                     f"cannot read the per-epoch predictions ({one_line(exc)}); delete it and "
-                    "the fold's mtmnet.ckpt to redo the fold's MTMNet",
+                    f"the fold's {self.phase}.ckpt to redo the fold's {self.phase}",
                     self.path,
                 ) from None
             table = pd.concat([earlier[earlier["epoch"] < epoch], table], ignore_index=True)

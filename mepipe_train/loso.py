@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -50,7 +51,7 @@ from mepipe_train.mtmnet import predict, train_mtmnet
 from mepipe_train.phase import rows_to_csv
 from mepipe_train.resident import resident_for
 from mepipe_train.runtime import BatchHook, Clock, Runtime, progress_bars, start_run, stop
-from mepipe_train.selection import select_epoch
+from mepipe_train.selection import mtmnet_inner_trainer, select_epoch
 
 PREDICTIONS = "predictions.parquet"
 METRICS = "metrics.json"
@@ -244,14 +245,18 @@ def run_fold(
         torch.manual_seed(phase_seed(config.seed, number, "micronet"))
         micronet = runtime.place(new_eidnet(config, len(plan.classes), len(fold.train_subjects)))
     if config.select == "inner-loso":
-        select_epoch(
-            config, runtime, fold, plan.classes, folder, train_pool, macro.net,
-            plan.macro_items, macro.pool,
+        inner = mtmnet_inner_trainer(
+            config, runtime, fold, plan.classes, train_pool, macro.net, plan.macro_items,
+            macro.pool,
         )  # fmt: skip
+        select_epoch(config, runtime, fold, plan.classes, folder, inner)
     # diagnostics: given the held-out clips only after each epoch's weights exist
     diagnostics = EpochPredictions(
-        folder / HELDOUT, runtime, fold.test, test_pool, config, number, plan.classes
-    )
+        folder / HELDOUT,
+        partial(predict, runtime=runtime, items=fold.test, pool=test_pool, config=config,
+                fold=number, classes=plan.classes),
+        "mtmnet",
+    )  # fmt: skip
     micro = train_mtmnet(
         config, runtime, micronet, macro.net, fold.train, plan.macro_items, train_pool,
         macro.pool, folder, f"fold {number} mtmnet", phase_seed(config.seed, number, "mtmnet"),

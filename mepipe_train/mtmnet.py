@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from mepipe.errors import MepipeError
 from mepipe_train import losses as L
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import (
@@ -33,6 +32,7 @@ from mepipe_train.data import (
 from mepipe_train.gradnorms import encoder_grad_norms
 from mepipe_train.models import Discriminator, EIDNet, MicroClassifier
 from mepipe_train.phase import Phase, StepFn, run_phase
+from mepipe_train.predictions import prediction_table
 from mepipe_train.resident import epoch_batches, prediction_frames
 from mepipe_train.runtime import Runtime
 
@@ -209,40 +209,23 @@ def predict(
     fold: int,
     classes: Sequence[str],
 ) -> pd.DataFrame:
-    """Class probabilities of every test clip: the mean over its five expression frames."""
+    """Class probabilities of every test clip: the mean over its five expression frames
+    (rows built by mepipe_train.predictions.prediction_table)."""
     micro.eval()
-    rows = []
     by_key = {i.key: i for i in items}
+    keys, parts = [], []
     for batch in prediction_batches(runtime, items, pool, config):
         frames = batch["frames"]
         b = frames.shape[0]
         with runtime.autocast():
             _, logits = micro(runtime.images(frames.flatten(0, 1)))
-        probs = logits.float().softmax(1).view(b, 5, -1).mean(1).cpu().numpy()
-        if not np.isfinite(probs).all():  # diverged weights must not read as class 0
-            key = batch["key"][int(np.argmax(~np.isfinite(probs).all(1)))]
-            raise MepipeError(
-                f"fold {fold}: the trained network gives non-finite class probabilities "
-                f"(clip {key}); lower the learning rates or loss weights"
-            )
-        for key, p in zip(batch["key"], probs, strict=True):
-            item = by_key[key]
-            pred = int(np.argmax(p))
-            rows.append(
-                {
-                    "key": key,
-                    "fold": fold,
-                    "database": item.database,
-                    "subject": item.subject,
-                    "true_label": classes[item.label],
-                    "true_index": item.label,
-                    "pred_label": classes[pred],
-                    "pred_index": pred,
-                    **{f"prob_{c}": float(p[i]) for i, c in enumerate(classes)},
-                }
-            )
+        parts.append(logits.float().softmax(1).view(b, 5, -1).mean(1).cpu().numpy())
+        keys += list(batch["key"])
     micro.train()
-    return pd.DataFrame(rows)
+    probs = np.concatenate(parts) if parts else np.zeros((0, len(classes)))
+    return prediction_table(
+        [by_key[k] for k in keys], probs, fold, classes, "lower the learning rates or loss weights"
+    )
 
 
 def prediction_batches(

@@ -97,6 +97,8 @@ def resident_for(
     """The process's store of decoded clips under --data-on-device, or None (streaming):
     on, off, or auto (on for CUDA when the run's `n_clips` fit in a quarter of the free
     device memory, shared by `jobs` processes)."""
+    if config.model != "eidnet":  # a flow model's inputs are 28x28 planes, held in memory
+        return None
     wanted = config.data_on_device == "on"
     if config.data_on_device == "auto" and runtime.cuda:
         free, _ = torch.cuda.mem_get_info(runtime.device)

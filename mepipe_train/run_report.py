@@ -28,6 +28,7 @@ from mepipe_train.evaluation import (
     missing_folds_line,
     predictions_file,
 )
+from mepipe_train.flowfold import model_title, trained_epochs
 from mepipe_train.metrics import confusion
 from mepipe_train.seeds import seed_dir
 from mepipe_train.selection import SELECTION, read_selection
@@ -223,7 +224,7 @@ def write_report(run: str | Path) -> tuple[Path, dict]:
         "",
         f"Protocol `{config.protocol}` ({', '.join(classes)}), losses "
         f"`{','.join(config.losses)}`, {'with' if config.eid else 'without'} EID pretraining, "
-        f"{config.epochs} MTMNet epochs, epoch selection `{config.select}`, {seeds}; "
+        f"{trained_epochs(config)} {model_title(config)} epochs, epoch selection `{config.select}`, {seeds}; "
         f"{fixed['fold'].nunique()} folds, {len(fixed)} clip predictions.",
         "",
         "## Results",

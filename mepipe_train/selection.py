@@ -1,8 +1,9 @@
-"""`--select inner-loso`: each fold chooses its MTMNet epoch on its own training subjects.
+"""`--select inner-loso`: each fold chooses its epoch on its own training subjects.
 
 The fold's training subjects are split into groups (one per subject, or `--inner-k K`);
-for each group an inner fold runs the same two phases as the outer fold (MicroNet
-pretraining when --eid, then MTMNet, with the same functions and a smaller item list) on
+for each group an inner fold trains as the outer fold does (EIDNet/MTMNet: MicroNet
+pretraining when --eid, then MTMNet; a flow model: its one phase, flowfold.train_flow;
+the same functions with a smaller item list) on
 the other groups, and after every epoch predicts the group's clips
 (`fold-NNN/inner/inner-JJ/inner_val_by_epoch.parquet`). The epoch whose validation
 predictions, pooled over the inner folds, score the best UF1 (SELECTION_METRIC; the earliest
@@ -18,7 +19,8 @@ chosen; their step logs and validation predictions stay.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +34,7 @@ from mepipe_train.eidnet import new_eidnet, phase_seed, train_eidnet
 from mepipe_train.heldout import INNER_VAL, EpochPredictions
 from mepipe_train.metrics import scores
 from mepipe_train.models import EIDNet
-from mepipe_train.mtmnet import train_mtmnet
+from mepipe_train.mtmnet import predict, train_mtmnet
 from mepipe_train.runtime import Runtime
 
 INNER_DIR = "inner"
@@ -67,29 +69,26 @@ def choose_epoch(table: pd.DataFrame, n_classes: int) -> tuple[int, list[float]]
     return epochs[best], by_epoch
 
 
-def select_epoch(
+# Trains inner fold j (its folder, training items, validation items, progress label) so
+# that after every epoch the validation items' predictions are appended to
+# folder/INNER_VAL (an EpochPredictions writer): one per model family.
+InnerTrainer = Callable[[int, Path, list[Item], list[Item], str], None]
+
+
+def mtmnet_inner_trainer(
     config: TrainConfig,
     runtime: Runtime,
     fold: Fold,
     classes: Sequence[str],
-    folder: Path,
     train_pool: dict[str, ClipBytes],
     macronet: EIDNet | None,
     macro_items: Sequence[Item],
     macro_pool: dict[str, ClipBytes],
-) -> int | None:
-    """Train the inner folds of `fold` and write its chosen epoch (or read it when already
-    chosen); returns it on the main rank."""
-    path = folder / SELECTION
-    if path.exists():
-        return read_selection(path)["epoch"]
-    groups = inner_groups(fold.train, config.inner_k)
-    parts = []
-    for j, group in enumerate(groups):
-        inner = folder / INNER_DIR / f"inner-{j:02d}"
-        train = [i for i in fold.train if subject_of(i) not in group]
-        val = [i for i in fold.train if subject_of(i) in group]
-        name = f"fold {fold.number} inner {j}"
+) -> InnerTrainer:
+    """The inner folds of EIDNet/MTMNet: the outer fold's two phases (MicroNet pretraining
+    when --eid, then MTMNet) on the inner training items."""
+
+    def train_inner(j: int, inner: Path, train: list[Item], val: list[Item], name: str) -> None:
         if config.eid:
             micronet = train_eidnet(
                 config, runtime, train, train_pool, len(classes), inner, "micronet",
@@ -100,13 +99,40 @@ def select_epoch(
             subjects = len({subject_of(i) for i in train})
             micronet = runtime.place(new_eidnet(config, len(classes), subjects))
         writer = EpochPredictions(
-            inner / INNER_VAL, runtime, val, train_pool, config, fold.number, classes
-        )
+            inner / INNER_VAL,
+            partial(predict, runtime=runtime, items=val, pool=train_pool, config=config,
+                    fold=fold.number, classes=classes),
+            "mtmnet",
+        )  # fmt: skip
         train_mtmnet(
             config, runtime, micronet, macronet, train, macro_items, train_pool, macro_pool,
             inner, f"{name} mtmnet", phase_seed(config.seed, fold.number, f"inner {j} mtmnet"),
             after_epoch=writer,
         )  # fmt: skip
+
+    return train_inner
+
+
+def select_epoch(
+    config: TrainConfig,
+    runtime: Runtime,
+    fold: Fold,
+    classes: Sequence[str],
+    folder: Path,
+    train_inner: InnerTrainer,
+) -> int | None:
+    """Train the inner folds of `fold` with `train_inner` and write its chosen epoch (or read
+    it when already chosen); returns it on the main rank."""
+    path = folder / SELECTION
+    if path.exists():
+        return read_selection(path)["epoch"]
+    groups = inner_groups(fold.train, config.inner_k)
+    parts = []
+    for j, group in enumerate(groups):
+        inner = folder / INNER_DIR / f"inner-{j:02d}"
+        train = [i for i in fold.train if subject_of(i) not in group]
+        val = [i for i in fold.train if subject_of(i) in group]
+        train_inner(j, inner, train, val, f"fold {fold.number} inner {j}")
         if runtime.main:
             parts.append(pd.read_parquet(inner / INNER_VAL).assign(inner=j))
     if not runtime.main:

@@ -4,6 +4,7 @@ report holding all three results (the issue's done-when)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import defaultdict
 
@@ -12,7 +13,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from mepipe_train import heldout, loso
+from mepipe_train import loso, mtmnet
+from mepipe_train import selection as selection_module
 from mepipe_train.cli import main
 from mepipe_train.config import TrainConfig
 from mepipe_train.loso import run_loso
@@ -83,16 +85,20 @@ def test_inner_loso_never_reads_a_held_out_key(data, tmp_path, monkeypatch):
     batches: dict[str, list[str]] = defaultdict(list)
     predicted: dict[str, set[str]] = defaultdict(set)
     handed: list[set[str]] = []
-    real_predict, real_select = heldout.predict, loso.select_epoch
+    real_predict, real_select = mtmnet.predict, loso.select_epoch
+    real_inner = loso.mtmnet_inner_trainer
 
-    def record_predict(micro, runtime, items, pool, *args):
-        keys = {i.key for i in items}
-        predicted["all"] |= keys
-        return real_predict(micro, runtime, items, pool, *args)
+    def record_predict(micro, *args, **kwargs):
+        items = inspect.signature(real_predict).bind(micro, *args, **kwargs).arguments["items"]
+        predicted["all"] |= {i.key for i in items}
+        return real_predict(micro, *args, **kwargs)
 
-    def record_select(config, runtime, fold, classes, folder, train_pool, *rest):
+    def record_inner(config, runtime, fold, classes, train_pool, *rest):
         handed.append(set(train_pool) | {i.key for i in fold.train})
-        chosen = real_select(config, runtime, fold, classes, folder, train_pool, *rest)
+        return real_inner(config, runtime, fold, classes, train_pool, *rest)
+
+    def record_select(config, runtime, fold, classes, folder, train_inner):
+        chosen = real_select(config, runtime, fold, classes, folder, train_inner)
         predicted["inner"] = set(
             pd.concat(
                 pd.read_parquet(p) for p in (folder / "inner").glob("*/inner_val_by_epoch.parquet")
@@ -100,7 +106,9 @@ def test_inner_loso_never_reads_a_held_out_key(data, tmp_path, monkeypatch):
         )
         return chosen
 
-    monkeypatch.setattr(heldout, "predict", record_predict)
+    for module in (loso, selection_module):  # both bind mtmnet.predict to the clips they predict
+        monkeypatch.setattr(module, "predict", record_predict)
+    monkeypatch.setattr(loso, "mtmnet_inner_trainer", record_inner)
     monkeypatch.setattr(loso, "select_epoch", record_select)
     config = small(data, tmp_path, select="inner-loso", losses="cls,tri", inner_k=2)
     run_loso(config, batch_hook=lambda phase, keys: batches[phase].extend(keys))
