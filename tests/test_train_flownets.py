@@ -196,3 +196,96 @@ def test_two_process_ddp_run_of_a_flow_model(data, tmp_path):
     expected = pd.read_parquet(split).query("fold == 2 and role == 'test'")
     assert sorted(table["key"]) == sorted(expected["key"])
     assert (run / "fold-002" / "ststnet.pt").exists() and "UF1" in done.stdout
+
+
+def test_flow_loso_with_inner_loso_then_report_has_all_three_results(data, tmp_path):
+    """A flow model's folds write the held-out predictions after every epoch (one row per
+    clip per epoch), timing.json and, under --select inner-loso, an epoch chosen on inner
+    folds of the training subjects alone; `report` then gives fixed, inner and oracle."""
+    root, split = data
+    seen: dict[str, list[str]] = {}
+    config = small(
+        data, tmp_path, "ststnet", flow_epochs=3, select="inner-loso", inner_k=2
+    )  # fmt: skip
+    run_loso(config, batch_hook=lambda phase, keys: seen.setdefault(phase, []).extend(keys))
+    table = pd.read_parquet(split)
+    for fold in (0, 2):
+        folder = tmp_path / f"fold-{fold:03d}"
+        rows = table[table["fold"] == fold]
+        held = set(rows.loc[rows["role"] == "test", "key"])
+        by_epoch = pd.read_parquet(folder / "heldout_by_epoch.parquet")
+        assert by_epoch.groupby("epoch")["key"].apply(sorted).to_dict() == {
+            e: sorted(held) for e in (0, 1, 2)
+        }
+        assert not by_epoch.duplicated(["epoch", "key"]).any()
+        last = by_epoch[by_epoch["epoch"] == 2].drop(columns="epoch").reset_index(drop=True)
+        pd.testing.assert_frame_equal(last, pd.read_parquet(folder / "predictions.parquet"))
+        timing = json.loads((folder / "timing.json").read_text())
+        assert {"load", "steps", "diagnostics", "predict"} <= set(timing["seconds"])
+        assert timing["total"] >= timing["seconds"]["steps"] > 0
+        selection = json.loads((folder / "inner_selection.json").read_text())
+        assert selection["epoch"] in (0, 1, 2) and len(selection["scores_by_epoch"]) == 3
+        inner_val = pd.concat(
+            pd.read_parquet(p) for p in (folder / "inner").glob("*/inner_val_by_epoch.parquet")
+        )
+        assert set(inner_val["key"]) and not set(inner_val["key"]) & held
+        assert set(inner_val["epoch"]) == {0, 1, 2}
+        assert not list((folder / "inner").glob("*/*.pt"))  # inner weights removed
+        for j in (0, 1):
+            keys = seen[f"fold {fold} inner {j} ststnet"]
+            assert keys and not set(keys) & held
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    results = metrics["results"]
+    assert set(results) == {"fixed", "inner", "oracle"}
+    assert results["fixed"]["epochs"] == 3 and results["oracle"]["folds"] == [0, 2]
+    assert metrics["folds_without_diagnostics"] == []
+    # the oracle takes each held-out subject's most-correct epoch: never fewer correct clips
+    fixed, oracle = (results[k]["scores"]["all"]["acc"] for k in ("fixed", "oracle"))
+    assert oracle >= fixed
+    assert results["oracle"]["inflation"]["all"]["acc"] == pytest.approx(oracle - fixed)
+    chosen = {str(f): json.loads((tmp_path / f"fold-{f:03d}" / "inner_selection.json")
+                                 .read_text())["epoch"] for f in (0, 2)}  # fmt: skip
+    assert results["inner"]["epochs"] == chosen
+    assert len(metrics["heldout_uf1_by_epoch"]) == 3
+    page = (tmp_path / "report.md").read_text()
+    assert "3 STSTNet epochs" in page and "inner validation" in page and "oracle" in page
+    assert (tmp_path / "report" / "curves.png").exists()
+
+
+def test_two_jobs_give_the_serial_flow_predictions(data, tmp_path):
+    serial = tmp_path / "serial"
+    metrics = run_loso(small(data, serial, "ststnet"))
+    assert run_loso(small(data, tmp_path / "jobs", "ststnet", jobs="2")) == metrics
+    for name in ("predictions.parquet", "fold-000/heldout_by_epoch.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / "jobs" / name), pd.read_parquet(serial / name)
+        )
+    assert (tmp_path / "jobs" / "fold-002" / "timing.json").exists()
+
+
+def test_data_on_device_and_final_are_refused_for_flow_models(data, tmp_path):
+    from cli_helpers import error_line
+
+    with pytest.raises(MepipeError, match="--data-on-device on is for --model eidnet"):
+        small(data, tmp_path, "ststnet", data_on_device="on")
+    root, split = data
+    line = error_line(
+        CliRunner().invoke(
+            main,
+            [
+                "final",
+                "--model",
+                "offapexnet",
+                "--data",
+                str(root),
+                "--split",
+                str(split),
+                "--out",
+                str(tmp_path / "model"),
+            ],
+        )  # fmt: skip
+    )
+    assert "trains EIDNet/MTMNet only" in line and "--model offapexnet" in line
+    assert not (tmp_path / "model").exists()
