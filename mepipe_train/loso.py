@@ -7,7 +7,8 @@ RUN layout (docs/training.md):
     fold-NNN/micronet.pt ...         MicroNet pretrained on that fold's training subjects
     fold-NNN/mtmnet.pt ...           the fine-tuned MicroNet and discriminator
     fold-NNN/predictions.parquet     the held-out clips' predictions (fold done)
-    fold-NNN/heldout_by_epoch.parquet  the same after every epoch (diagnostics, report only)
+    fold-NNN/heldout_by_epoch.parquet  the same after every epoch (diagnostics, report only;
+                                     flow models too: mepipe_train.flowfold)
     fold-NNN/inner_selection.json    the epoch chosen on the fold's training subjects
                                      (--select inner-loso; fold-NNN/inner/ its inner folds)
     fold-NNN/timing.json             where the fold's wall-clock went

@@ -289,3 +289,10 @@ def test_data_on_device_and_final_are_refused_for_flow_models(data, tmp_path):
     )
     assert "trains EIDNet/MTMNet only" in line and "--model offapexnet" in line
     assert not (tmp_path / "model").exists()
+
+
+def test_jobs_auto_counts_a_flow_fold_as_small():
+    from mepipe_train.parallel import FOLD_BASE_BYTES, fold_memory
+
+    assert fold_memory(TrainConfig(model="ststnet"), 5000) == FOLD_BASE_BYTES
+    assert fold_memory(TrainConfig(), 5000) > 2 * FOLD_BASE_BYTES
