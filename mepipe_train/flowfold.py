@@ -11,8 +11,8 @@ Files of a fold: `fold-NNN/<model>.pt` (weights; `<model>.ckpt` while training),
 `fold-NNN/<model>-log.csv`, `fold-NNN/heldout_by_epoch.parquet` (the held-out clips after
 every epoch: the oracle and the report's curve, mepipe_train.heldout), `fold-NNN/timing.json`,
 under --select inner-loso `fold-NNN/inner_selection.json` and `fold-NNN/inner/`
-(mepipe_train.selection), and `fold-NNN/predictions.parquet`, written last. The model trains on the fold's
-micro training clips only (no macro data, no MacroNet), like its paper.
+(mepipe_train.selection), and `fold-NNN/predictions.parquet`, written last. The model
+trains on the fold's micro training clips only (no macro data, no MacroNet), like its paper.
 """
 
 from __future__ import annotations
