@@ -202,6 +202,14 @@ def data_hashes(config: TrainConfig, databases: list[str]) -> list[str]:
     return lines
 
 
+def method_line(config: TrainConfig) -> str:
+    """What trained: EIDNet/MTMNet's losses and EID pretraining, or the flow model."""
+    if config.model != "eidnet":
+        return f"`--model {config.model}` on optical flow"
+    eid = "with" if config.eid else "without"
+    return f"losses `{','.join(config.losses)}`, {eid} EID pretraining"
+
+
 def write_report(run: str | Path) -> tuple[Path, dict]:
     """Evaluate RUN again, then write RUN/report.md and RUN/report/*.png; returns the page's
     path and the metrics."""
@@ -222,9 +230,9 @@ def write_report(run: str | Path) -> tuple[Path, dict]:
     seeds = f"seeds {metrics['seeds']}" if "seeds" in metrics else f"seed {config.seed}"
     lines += [
         "",
-        f"Protocol `{config.protocol}` ({', '.join(classes)}), losses "
-        f"`{','.join(config.losses)}`, {'with' if config.eid else 'without'} EID pretraining, "
-        f"{trained_epochs(config)} {model_title(config)} epochs, epoch selection `{config.select}`, {seeds}; "
+        f"Protocol `{config.protocol}` ({', '.join(classes)}), {method_line(config)}, "
+        f"{trained_epochs(config)} {model_title(config)} epochs, "
+        f"epoch selection `{config.select}`, {seeds}; "
         f"{fixed['fold'].nunique()} folds, {len(fixed)} clip predictions.",
         "",
         "## Results",

@@ -250,7 +250,8 @@ def test_flow_loso_with_inner_loso_then_report_has_all_three_results(data, tmp_p
     assert results["inner"]["epochs"] == chosen
     assert len(metrics["heldout_uf1_by_epoch"]) == 3
     page = (tmp_path / "report.md").read_text()
-    assert "3 STSTNet epochs" in page and "inner validation" in page and "oracle" in page
+    assert "`--model ststnet` on optical flow, 3 STSTNet epochs" in page
+    assert "inner validation" in page and "oracle" in page
     assert (tmp_path / "report" / "curves.png").exists()
 
 
