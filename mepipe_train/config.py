@@ -344,3 +344,21 @@ def load_config(path: str | Path) -> TrainConfig:
         return TrainConfig(**data)
     except MepipeError as exc:  # a combination of options that cannot run
         raise MepipeError(exc.message, path) from None
+
+
+def run_folder(config: TrainConfig) -> Path:
+    """RUN of `config`, checked for a resume: a RUN whose config.json describes another
+    method is refused (a run or a seed's runs must describe one method throughout)."""
+    if not config.out:
+        raise MepipeError("--out RUN is required")
+    run = Path(config.out)
+    saved = run / CONFIG_FILE
+    if saved.exists():
+        differs = load_config(saved).method_differences(config)
+        if differs:
+            raise MepipeError(
+                f"RUN already holds a run with other {', '.join(differs)}; "
+                "resume it with --config RUN/config.json or choose another --out",
+                saved,
+            )
+    return run

@@ -35,7 +35,7 @@ from mepipe.errors import MepipeError, one_line
 from mepipe.lock import exclusive_lock
 from mepipe.protocols import load_scheme
 from mepipe_train import report
-from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
+from mepipe_train.config import TrainConfig, load_config, run_folder
 from mepipe_train.data import (
     ClipBytes,
     Fold,
@@ -107,18 +107,7 @@ def make_plan(config: TrainConfig) -> Plan:
 
 def prepare_run(config: TrainConfig, runtime: Runtime) -> Path:
     """Create RUN and save the config; a rerun must describe the same method (resume)."""
-    run = Path(config.out)
-    if not config.out:
-        raise MepipeError("--out RUN is required")
-    saved = run / CONFIG_FILE
-    if saved.exists():
-        differs = load_config(saved).method_differences(config)
-        if differs:
-            raise MepipeError(
-                f"RUN already holds a run with other {', '.join(differs)}; "
-                "resume it with --config RUN/config.json or choose another --out",
-                saved,
-            )
+    run = run_folder(config)
     if runtime.main:
         config.save(run)
     runtime.barrier()

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mepipe.atomic import write_json, write_parquet
 from mepipe.errors import MepipeError
-from mepipe_train.config import CONFIG_FILE, TrainConfig, load_config
+from mepipe_train.config import TrainConfig, run_folder
 from mepipe_train.evaluation import FIXED, predictions_file, seed_summary
 from mepipe_train.runtime import BatchHook
 
@@ -34,18 +34,7 @@ def run_seeds(config: TrainConfig, batch_hook: BatchHook | None = None) -> dict 
     then the pooled summary; returns the metrics on the main rank."""
     from mepipe_train.loso import run_loso
 
-    run = Path(config.out)
-    if not config.out:
-        raise MepipeError("--out RUN is required")
-    saved = run / CONFIG_FILE
-    if saved.exists():
-        differs = load_config(saved).method_differences(config)
-        if differs:
-            raise MepipeError(
-                f"RUN already holds a run with other {', '.join(differs)}; "
-                "resume it with --config RUN/config.json or choose another --out",
-                saved,
-            )
+    run = run_folder(config)
     config.save(run)
     result = None
     for seed in config.seed_list:
