@@ -215,8 +215,8 @@ class TrainConfig:
                 continue
             if not part.isdigit() or int(part) >= SEED_LIMIT:
                 raise OptionError(
-                    f"--seeds: '{part}' is not a seed (whole numbers 0 to {SEED_LIMIT - 1}, "
-                    "comma-separated)"
+                    f"--seeds must be whole numbers 0 to {SEED_LIMIT - 1}, comma-separated, "
+                    f"got '{part}'"
                 )
             if int(part) in seeds:
                 raise OptionError(f"--seeds names seed {part} twice")

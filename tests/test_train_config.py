@@ -101,6 +101,16 @@ def test_bad_option_is_a_plain_error_not_a_traceback(tmp_path):
         ("--batch-size", "-4", "must be >= 1, got -4"),
         ("--seed", "-1", "must be >= 0, got -1"),
         ("--seed", str(2**40), f"must be below {2**32}, got {2**40}"),
+        # the options of issues 10-12
+        ("--select", "foo", "must be one of fixed, inner-loso, got 'foo'"),
+        ("--seeds", "a,b", "must be whole numbers 0 to 4294967295, comma-separated, got 'a'"),
+        ("--lir-classifier", "x", "must be one of micro, macro, got 'x'"),
+        ("--rec-loss", "x", "must be one of rms, l2, got 'x'"),
+        ("--inner-k", "-1", "must be >= 0, got -1"),
+        ("--model", "foo", "must be one of eidnet, ststnet, offapexnet, got foo"),
+        ("--flow-lr", "nan", "must be a finite number, got nan"),
+        ("--jobs", "0", "must be a number >= 1 or auto, got '0'"),
+        ("--checkpoint-every", "-1", "must be >= 1, got -1"),
     ],
 )
 def test_non_finite_or_out_of_range_options_are_refused_before_anything_runs(
