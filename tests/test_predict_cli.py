@@ -120,6 +120,38 @@ def test_a_video_without_a_face_is_refused(tmp_path):
     assert "no face found in any of its 6 frames" in line
 
 
+def still_frames(folder: Path, photo: str, grey: bool = False) -> Path:
+    """Six copies of a real photograph (tests/assets/real/SOURCES.md) as footage."""
+    folder.mkdir()
+    image = cv2.imread(str(ASSETS / photo))
+    if grey:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    for index in range(6):
+        cv2.imwrite(str(folder / f"frame{index}.png"), image)
+    return folder
+
+
+def test_a_real_group_seen_from_afar_is_refused_naming_its_small_faces(tmp_path):
+    frames = still_frames(tmp_path / "group", "group_five.jpg")
+    line = refused(predict(frames, "--out", tmp_path / "out"), tmp_path / "out")
+    assert "no face large enough to follow in any of its 6 frames" in line
+    assert "frame 0 holds 5 small face(s)" in line and "crop the video" in line
+
+
+@pytest.mark.parametrize(
+    "photo, grey",
+    [("man_turned_45.jpg", False), ("woman_happy.jpg", True)],
+    ids=["profile", "grey"],
+)
+def test_still_real_footage_turned_or_grey_gives_no_interval(tmp_path, photo, grey):
+    out = tmp_path / "out"
+    result = predict(still_frames(tmp_path / "frames", photo, grey), "--out", out)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["intervals"] == 0 and summary["gaps"] == []
+    assert pd.read_csv(out / "intervals.csv").empty
+
+
 def test_a_model_from_another_version_is_refused(demo_video, tiny_model: Path, tmp_path):
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)

@@ -114,6 +114,21 @@ def given_intervals(
     return intervals
 
 
+def no_face_message(footage: Footage, landmarker: Landmarker) -> str:
+    """Why no frame had a face to follow. A group seen from afar (FaceMesh finds no face
+    that large, the full-range detector finds several small ones) is told apart from
+    footage without people, so the user knows what to crop."""
+    _, first = next(footage.frames([0]))
+    small = landmarker.find_faces(first)
+    if not small:
+        return f"no face found in any of its {footage.count} frames"
+    return (
+        f"no face large enough to follow in any of its {footage.count} frames (frame 0 holds "
+        f"{len(small)} small face(s)): predict follows one person who fills much of the "
+        "frame; crop the video to that person"
+    )
+
+
 def predict_video(
     video: str | Path,
     options: SpotOptions,
@@ -140,7 +155,7 @@ def predict_video(
             footage, landmarker, options.refresh, lambda i: tick("face", i + 1, footage.count)
         )
         if not tracking.windows:
-            raise MepipeError(f"no face found in any of its {footage.count} frames", video)
+            raise MepipeError(no_face_message(footage, landmarker), video)
         signal = motion_signal(
             tracking.crops,
             tracking.window_of,
