@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_bench import triplet_batch  # noqa: E402
+from step_bench import timed, triplet_batch  # noqa: E402
 
 from mepipe_train.config import TrainConfig  # noqa: E402
 from mepipe_train.eidnet import new_eidnet  # noqa: E402
@@ -33,18 +32,6 @@ def make_step(config: TrainConfig, runtime):
     macro = runtime.place(new_eidnet(config, 3, 20))
     step, *_ = mtm_step(config, runtime, micro, macro, "bench")
     return step
-
-
-def timed(step, batch, steps: int, cuda: bool) -> float:
-    step(batch)  # warm-up
-    if cuda:
-        torch.cuda.synchronize()
-    began = time.perf_counter()
-    for _ in range(steps):
-        step(batch)
-    if cuda:
-        torch.cuda.synchronize()
-    return (time.perf_counter() - began) / steps
 
 
 def main() -> None:
@@ -65,9 +52,9 @@ def main() -> None:
     for term in ("cls", "tri", "adv", "lir"):
         norm = logged[f"grad_{term}"]
         print(f"  grad_{term:4} {norm:10.3e}   {norm / base:9.2e} of L_cls's")
-    plain = timed(make_step(TrainConfig(**common), runtime), batch, args.steps, runtime.cuda)
+    plain = timed(make_step(TrainConfig(**common), runtime), batch, args.steps, 1, runtime.cuda)
     measured = timed(
-        make_step(TrainConfig(grad_norms=1, **common), runtime), batch, args.steps, runtime.cuda
+        make_step(TrainConfig(grad_norms=1, **common), runtime), batch, args.steps, 1, runtime.cuda
     )
     print(f"step {plain * 1e3:.0f} ms plain, {measured * 1e3:.0f} ms with --grad-norms 1: "
           f"ratio {measured / plain:.2f}")  # fmt: skip

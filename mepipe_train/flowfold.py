@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from mepipe.atomic import write_parquet
-from mepipe.errors import MepipeError
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import FLOW_CHANNELS, Item, epoch_order, load_flow_pool
 from mepipe_train.eidnet import phase_seed
@@ -101,16 +100,13 @@ def run_flow_fold(
 ) -> None:
     """Train the flow model of fold `number` on its micro training clips (after choosing its
     epoch on them under --select inner-loso), predicting the held-out clips after every
-    epoch (heldout_by_epoch.parquet) and at the end (predictions.parquet, written last);
-    skipped when the fold's predictions exist already."""
+    epoch (heldout_by_epoch.parquet) and at the end (predictions.parquet, written last).
+    Called by loso.run_fold, which skips a finished fold and refuses one without training
+    clips."""
     from mepipe_train.loso import PREDICTIONS, fold_dir, write_timing
 
     fold = plan.folds[number]
     folder = fold_dir(run, number)
-    if (folder / PREDICTIONS).exists():
-        return
-    if not fold.train:
-        raise MepipeError(f"fold {number} has no training clips", config.split or config.data)
     settings = flow_run(config)
     began, runtime.clock = time.perf_counter(), Clock()
     with runtime.clock.part("load"):

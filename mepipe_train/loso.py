@@ -209,16 +209,16 @@ def run_fold(
 ) -> None:
     """Both phases of one fold, then its predictions (skipped when already done).
     A flow model (`--model ststnet|offapexnet`) trains its fold in mepipe_train.flowfold."""
-    if config.model != "eidnet":
-        from mepipe_train.flowfold import run_flow_fold
-
-        return run_flow_fold(config, runtime, plan, run, number)
     fold = plan.folds[number]
     folder = fold_dir(run, number)
     if (folder / PREDICTIONS).exists():
         return
     if not fold.train:
         raise MepipeError(f"fold {number} has no training clips", config.split or config.data)
+    if config.model != "eidnet":
+        from mepipe_train.flowfold import run_flow_fold
+
+        return run_flow_fold(config, runtime, plan, run, number)
     began, runtime.clock = time.perf_counter(), Clock()
     with runtime.clock.part("load"):
         pool = load_pool([i.key for i in fold.train + fold.test], plan.shard_of, config.workers)
