@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mepipe.errors import MepipeError
+from mepipe.tables import read_table
 from mepipe_train.evaluation import FIXED, predictions_file
 
 RESAMPLES = 2000
@@ -94,7 +95,7 @@ def load_predictions(run: Path, kind: str) -> pd.DataFrame:
         evaluate(run)
     if not path.exists():
         raise MepipeError(f"the run has no {kind} result (run with --select inner-loso?)", run)
-    return pd.read_parquet(path)
+    return read_table(path, f"the run's {kind} predictions", f"run `mepipe-train evaluate {run}`")
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path, kind: str = FIXED) -> dict:

@@ -23,7 +23,7 @@ import pandas as pd
 from torch import nn
 
 from mepipe.atomic import write_parquet
-from mepipe.errors import MepipeError, one_line
+from mepipe.tables import read_table
 
 HELDOUT = "heldout_by_epoch.parquet"
 INNER_VAL = "inner_val_by_epoch.parquet"
@@ -44,13 +44,10 @@ class EpochPredictions:
         table = self.predict(model)
         table.insert(0, "epoch", epoch)
         if self.path.exists():
-            try:
-                earlier = pd.read_parquet(self.path, columns=None)
-            except Exception as exc:  # pyarrow raises many types for a damaged file
-                raise MepipeError(
-                    f"cannot read the per-epoch predictions ({one_line(exc)}); delete it and "
-                    f"the fold's {self.phase}.ckpt to redo the fold's {self.phase}",
-                    self.path,
-                ) from None
+            earlier = read_table(
+                self.path,
+                "the per-epoch predictions",
+                f"delete it and the fold's {self.phase}.ckpt to redo the fold's {self.phase}",
+            )
             table = pd.concat([earlier[earlier["epoch"] < epoch], table], ignore_index=True)
         write_parquet(self.path, table)

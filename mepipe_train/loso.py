@@ -34,6 +34,7 @@ from mepipe.contract.split_table import check_split, read_split
 from mepipe.errors import MepipeError, one_line
 from mepipe.lock import exclusive_lock
 from mepipe.protocols import load_scheme
+from mepipe.tables import read_table
 from mepipe_train import report
 from mepipe_train.config import TrainConfig, load_config, run_folder
 from mepipe_train.data import (
@@ -373,12 +374,7 @@ REPREDICT = "delete it and rerun the run's command to predict that fold again"
 
 def read_predictions(path: Path, n_classes: int) -> pd.DataFrame:
     """One fold's predictions.parquet, checked: a damaged file is named, never half-used."""
-    try:
-        table = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise MepipeError(
-            f"cannot read fold predictions ({one_line(exc)}); {REPREDICT}", path
-        ) from None
+    table = read_table(path, "fold predictions", REPREDICT)
     missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
     if missing:
         raise MepipeError(

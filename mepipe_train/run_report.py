@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from mepipe.atomic import write_bytes
-from mepipe.contract.manifest import manifest_path
+from mepipe.contract.manifest import manifest_path, read_manifest
 from mepipe.errors import MepipeError, one_line
 from mepipe.protocols import load_scheme
 from mepipe.shards.index import INDEX_NAME, sha256_of
+from mepipe.tables import read_table
 from mepipe_train import report
 from mepipe_train.config import TrainConfig, load_config
 from mepipe_train.evaluation import (
@@ -163,7 +164,7 @@ def inner_curve(folders: list[Path]) -> list[float]:
 
 def per_subject(run: Path, kinds: list[str]) -> list[str]:
     """Markdown rows: each held-out subject's clips and accuracy under each result."""
-    tables = {k: pd.read_parquet(run / predictions_file(k)) for k in kinds
+    tables = {k: read_table(run / predictions_file(k), f"the {k} predictions") for k in kinds
               if (run / predictions_file(k)).exists()}  # fmt: skip
     fixed = tables[FIXED]
     keys = ["database", "subject"]
@@ -192,7 +193,7 @@ def data_hashes(config: TrainConfig, databases: list[str]) -> list[str]:
         manifest = manifest_path(config.data, database)
         files.append(manifest)
         if manifest.exists():
-            table = pd.read_parquet(manifest, columns=None)
+            table = read_manifest(manifest, require=())
             if "shard" in table.columns:
                 parents = {(manifest.parent / s).parent for s in table["shard"].dropna()}
                 files += sorted(p / INDEX_NAME for p in parents)
@@ -224,7 +225,7 @@ def write_report(run: str | Path) -> tuple[Path, dict]:
     folders = run_folders(run, config)
     present = metrics["summary"] if "summary" in metrics else metrics["results"]
     kinds = [k for k in (FIXED, INNER, ORACLE) if k in present]
-    fixed = pd.read_parquet(run / predictions_file(FIXED))
+    fixed = read_table(run / predictions_file(FIXED), "the fixed-epoch predictions")
     lines = [f"# Run report: `{run.name}`", ""]
     lines += [f"> **{w}**" for w in warnings_of(metrics)]
     seeds = f"seeds {metrics['seeds']}" if "seeds" in metrics else f"seed {config.seed}"

@@ -13,6 +13,7 @@ import pandas as pd
 
 from mepipe.atomic import write_json, write_parquet
 from mepipe.errors import MepipeError
+from mepipe.tables import read_table
 from mepipe_train.config import TrainConfig, run_folder
 from mepipe_train.evaluation import FIXED, predictions_file, seed_summary
 from mepipe_train.runtime import BatchHook
@@ -61,7 +62,9 @@ def evaluate_seeds(run: Path, config: TrainConfig) -> dict:
     first = next(iter(per_seed.values()))
     for kind in first["results"]:
         tables = [
-            pd.read_parquet(seed_dir(run, s) / predictions_file(kind)).assign(seed=s)
+            read_table(
+                seed_dir(run, s) / predictions_file(kind), f"the seed's {kind} predictions"
+            ).assign(seed=s)
             for s in per_seed
             if (seed_dir(run, s) / predictions_file(kind)).exists()
         ]

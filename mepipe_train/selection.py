@@ -28,6 +28,7 @@ import torch
 
 from mepipe.atomic import write_json
 from mepipe.errors import MepipeError, one_line
+from mepipe.tables import read_table
 from mepipe_train.config import TrainConfig
 from mepipe_train.data import ClipBytes, Fold, Item
 from mepipe_train.eidnet import new_eidnet, phase_seed, train_eidnet
@@ -134,7 +135,9 @@ def select_epoch(
         val = [i for i in fold.train if subject_of(i) in group]
         train_inner(j, inner, train, val, f"fold {fold.number} inner {j}")
         if runtime.main:
-            parts.append(pd.read_parquet(inner / INNER_VAL).assign(inner=j))
+            parts.append(
+                read_table(inner / INNER_VAL, "inner validation predictions").assign(inner=j)
+            )
     if not runtime.main:
         runtime.barrier()
         return None

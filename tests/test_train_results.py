@@ -187,6 +187,21 @@ def test_compare_pairs_clips_and_counts_subject_wins(tmp_path):
     assert "95% CI" in out.output and "A wins 0, loses 1, ties 1" in out.output
 
 
+def test_a_damaged_pooled_predictions_file_is_one_error_line_in_compare(tmp_path):
+    from cli_helpers import error_line
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    make_run(a)
+    make_run(b)
+    evaluate(b)
+    pooled = b / "predictions.parquet"
+    pooled.write_bytes(pooled.read_bytes()[:100])  # truncated
+    line = error_line(CliRunner().invoke(main, ["compare", str(a), str(b)]))
+    assert line.startswith(f"Error: {pooled}: cannot read the run's fixed predictions (")
+    assert line.endswith(f"run `mepipe-train evaluate {b}`")
+
+
 def test_phase_commands_refuse_several_seeds(tmp_path):
     result = CliRunner().invoke(main, ["eidnet", "--role", "macro", "--out", str(tmp_path),
                                        "--seeds", "0,1"])  # fmt: skip

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mepipe.errors import MepipeError
+from mepipe.tables import read_table
 
 MANIFEST_NAME = "manifest.parquet"
 
@@ -59,12 +60,9 @@ def read_manifest(path: str | Path, require: Sequence[str] = BASE_COLUMNS) -> pd
     """One manifest, checked for the columns the caller needs, for holding only its own
     database's clips and for unique keys; any problem is a MepipeError naming the file."""
     path = Path(path)
-    try:
-        frame = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise MepipeError("manifest not found (run `mepipe ingest` first)", path) from None
-    except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise MepipeError(f"cannot read the manifest: {exc}", path) from None
+    frame = read_table(
+        path, "the manifest", not_found="manifest not found (run `mepipe ingest` first)"
+    )
     missing = [c for c in dict.fromkeys(require) if c not in frame.columns]
     if missing:
         raise MepipeError(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mepipe.errors import MepipeError
+from mepipe.tables import read_table
 
 SPLIT_COLUMNS = (
     "fold",
@@ -30,13 +31,9 @@ ROLES = ("train", "test")
 def read_split(path: str | Path) -> pd.DataFrame:
     """A split parquet, checked (`check_split`); any problem is a MepipeError naming it."""
     path = Path(path)
-    try:
-        table = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise MepipeError("split file not found", path) from None
-    except Exception as exc:  # pyarrow raises many types for a damaged file
-        raise MepipeError(f"cannot read split parquet ({exc})", path) from None
-    return check_split(table, str(path))
+    return check_split(
+        read_table(path, "split parquet", not_found="split file not found"), str(path)
+    )
 
 
 def check_split(table: pd.DataFrame, where: str = "split table") -> pd.DataFrame:
